@@ -1,0 +1,190 @@
+"""Composition root: builds the bot, the dispatcher, the HTTP clients, the database and the
+services once, hands them to handlers as workflow data, and closes them on shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.fsm_storage import SqlStorage
+from bot.i18n import make_i18n
+from bot.middlewares import AccessMiddleware
+from handlers import get_routers
+from handlers.commands import set_bot_commands
+from services.crm_api import CrmApi
+from services.cvety_api import CvetyApi
+from services.http import make_http_client
+from services.staff import StaffService
+from services.storage.db import create_engine, make_sessionmaker, migrate
+from services.storage.repositories import AuditLog, FsmRepository, KeyValueStore, StaffRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backends:
+    """Where the two APIs are, after DEMO has been resolved to the in-process sandbox."""
+
+    cvety_url: str
+    cvety_token: str
+    crm_url: str
+    crm_token: str | None
+    sandbox: Any = None  # sandbox.Sandbox when DEMO=1
+
+    async def aclose(self) -> None:
+        if self.sandbox is not None:
+            await self.sandbox.close()
+
+
+async def resolve_backends(settings: Settings) -> Backends:
+    if settings.demo:
+        from sandbox import start_sandbox
+
+        running = await start_sandbox()
+        log.warning("DEMO mode: using the built-in sandbox with demo data at %s", running.origin)
+        return Backends(running.cvety_url, running.token, running.crm_url, None, running)
+    assert settings.cvety_api_token is not None and settings.crm_api_url is not None  # require_bot()
+    crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
+    return Backends(
+        settings.cvety_api_url, settings.cvety_api_token.get_secret_value(), settings.crm_api_url, crm_token
+    )
+
+
+def make_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    assert settings.bot_token is not None
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url, is_local=False))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def make_fsm_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return SqlStorage(FsmRepository(sessions))
+
+
+@dataclass
+class Application:
+    settings: Settings
+    bot: Bot
+    dp: Dispatcher
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    backends: Backends
+    cvety_http: httpx.AsyncClient
+    crm_http: httpx.AsyncClient
+    cvety: CvetyApi
+    crm: CrmApi
+    staff: StaffService
+    audit: AuditLog
+    kv: KeyValueStore
+    i18n: I18n
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def allowed_updates(self) -> list[str]:
+        """Updates the handlers use, plus buttons: strangers' callbacks must reach the access
+        middleware even before any feature registers a callback handler."""
+        return sorted({*self.dp.resolve_used_update_types(), "message", "callback_query"})
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for close in (
+            self.dp.storage.close,
+            self.bot.session.close,
+            self.cvety_http.aclose,
+            self.crm_http.aclose,
+            self.backends.aclose,
+            self.engine.dispose,
+        ):
+            try:
+                await close()
+            except Exception:
+                log.warning("error while closing %s", close, exc_info=True)
+
+
+async def build_application(settings: Settings, *, bot_session: BaseSession | None = None) -> Application:
+    """Everything the bot needs, with the database migrated and OWNER_IDS ensured."""
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    sessions = make_sessionmaker(engine)
+    audit = AuditLog(sessions)
+    staff = StaffService(StaffRepository(sessions), audit)
+    await staff.ensure_owners(settings.owner_ids)
+
+    backends = await resolve_backends(settings)
+    cvety_http = make_http_client(backends.cvety_url)
+    crm_http = make_http_client(backends.crm_url)
+    cvety = CvetyApi(cvety_http, backends.cvety_token)
+    crm = CrmApi(crm_http, backends.crm_token)
+    kv = KeyValueStore(sessions)
+    i18n = make_i18n()
+
+    bot = make_bot(settings, bot_session)
+    dp = Dispatcher(
+        storage=make_fsm_storage(settings, sessions),
+        settings=settings,
+        cvety=cvety,
+        crm=crm,
+        staff_service=staff,
+        audit=audit,
+        kv=kv,
+    )
+    dp.update.outer_middleware(AccessMiddleware(staff, i18n))
+    dp.include_routers(*get_routers())
+
+    async def on_startup(bot: Bot) -> None:
+        try:
+            await set_bot_commands(bot, i18n)
+        except Exception as exc:  # the menu is a convenience: never a reason not to start
+            log.warning("could not set the command menu: %s", exc)
+
+    dp.startup.register(on_startup)
+    return Application(
+        settings,
+        bot,
+        dp,
+        engine,
+        sessions,
+        backends,
+        cvety_http,
+        crm_http,
+        cvety,
+        crm,
+        staff,
+        audit,
+        kv,
+        i18n,
+    )
+
+
+async def run_polling(settings: Settings) -> None:
+    app = await build_application(settings)
+    try:
+        if settings.demo:
+            log.warning("DEMO mode is on: orders, stock and colleagues are demo data")
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        await app.dp.start_polling(app.bot, allowed_updates=app.allowed_updates)
+    finally:
+        await app.aclose()

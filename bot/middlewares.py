@@ -1,0 +1,81 @@
+"""Outer middlewares: who is this, which language, may they use the bot at all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import CallbackQuery, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import pick_locale
+from services.roles import Role
+from services.staff import StaffService
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class AccessMiddleware(BaseMiddleware):
+    """Resolves the Telegram user to a staff member and role, sets the person's language, and
+    stops strangers before any handler (and so any API call) runs.
+
+    Injects `staff` (StaffMember), `role` (Role) and `locale` into handler data.
+    """
+
+    def __init__(self, staff: StaffService, i18n: I18n) -> None:
+        self._staff = staff
+        self._i18n = i18n
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or user.is_bot:
+            return None  # channel posts and other bots: not for us
+        member = await self._staff.get_active(user.id)
+        locale = pick_locale(member.language if member else None, user.language_code)
+        data["locale"] = locale
+        data["i18n"] = self._i18n
+        with self._i18n.context(), self._i18n.use_locale(locale):
+            if member is None:
+                await self._refuse(event, user, data)
+                return None
+            try:
+                role = Role(member.role)
+            except ValueError:
+                log.warning("staff %s has an unknown role %r: refused", user.id, member.role)
+                await self._refuse(event, user, data)
+                return None
+            data["staff"] = member
+            data["role"] = role
+            return await handler(event, data)
+
+    async def _refuse(self, event: TelegramObject, user: User, data: dict[str, Any]) -> None:
+        if not isinstance(event, Update):
+            return
+        bot: Bot = data["bot"]
+        log.info("refused unknown user %s", user.id)
+        if event.callback_query is not None:
+            await _answer_callback(event.callback_query, _("Эта кнопка только для сотрудников магазина."))
+            return
+        message = event.message
+        if message is None:
+            return
+        if message.chat.type != "private" and not (message.text or "").startswith("/"):
+            return  # strangers chatting in a group the bot is in: stay quiet
+        text = _(
+            "Здравствуйте! Этот бот — для сотрудников цветочного магазина.\n"
+            "Ваш Telegram ID: <code>{telegram_id}</code>\n"
+            "Передайте его владельцу магазина, чтобы он добавил вас."
+        ).format(telegram_id=user.id)
+        await bot.send_message(message.chat.id, text, message_thread_id=message.message_thread_id)
+
+
+async def _answer_callback(query: CallbackQuery, text: str) -> None:
+    try:
+        await query.answer(text, show_alert=False)
+    except Exception:  # an old query cannot be answered; the refusal itself must not crash
+        log.debug("could not answer callback %s", query.id, exc_info=True)

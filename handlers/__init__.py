@@ -1,0 +1,11 @@
+"""One router per feature, built fresh for every Dispatcher."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import errors, start
+
+
+def get_routers() -> list[Router]:
+    return [start.get_router(), errors.get_router()]

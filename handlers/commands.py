@@ -1,0 +1,45 @@
+"""The command menu: one list, filtered by role for /help and translated for setMyCommands."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import DEFAULT_LOCALE, LANGUAGES, N_
+from services.roles import Permission, Role, can
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MenuCommand:
+    command: str
+    description: str  # msgid, translated where the language is known
+    permission: Permission | None = None  # None: everyone
+
+
+COMMANDS: tuple[MenuCommand, ...] = (
+    MenuCommand("start", N_("Главное меню")),
+    MenuCommand("help", N_("Что умеет бот")),
+    MenuCommand("cancel", N_("Отменить текущее действие")),
+)
+
+
+def commands_for(role: Role) -> list[MenuCommand]:
+    return [c for c in COMMANDS if c.permission is None or can(role, c.permission)]
+
+
+async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
+    """The menu in every language; the default one (no language code) is Russian."""
+    for language in (None, *LANGUAGES):
+        locale = language or DEFAULT_LOCALE
+        commands = [
+            BotCommand(command=c.command, description=i18n.gettext(c.description, locale=locale))
+            for c in COMMANDS
+        ]
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=language)
+    log.info("command menu set for %s", ", ".join(LANGUAGES))

@@ -1,0 +1,58 @@
+"""Last line of defence: any failure becomes a message to the person and one log line."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import gettext as _
+
+from handlers.render import esc
+from services.errors import ApiError, ApiRejected, ApiUnavailable, ApiUnknownOutcome
+
+log = logging.getLogger(__name__)
+
+
+def explain(error: Exception) -> str:
+    """A short Russian explanation of an API failure for the person who caused the call."""
+    if isinstance(error, ApiUnknownOutcome):
+        return _("Сервер не ответил вовремя, и неизвестно, сохранилось ли изменение. Проверьте и повторите.")
+    if isinstance(error, ApiUnavailable):
+        return _("Сервер магазина сейчас недоступен. Попробуйте через минуту.")
+    if isinstance(error, ApiRejected):
+        if error.server_message:
+            return _("Сервер отказал: {reason}").format(reason=error.server_message[:300])
+        return _("Сервер отказал в запросе.")
+    return _("Что-то пошло не так. Попробуйте ещё раз.")
+
+
+def get_router() -> Router:
+    router = Router(name="errors")
+
+    @router.error(ExceptionTypeFilter(ApiError))
+    async def api_error(event: ErrorEvent, bot: Bot) -> None:
+        error = event.exception
+        log.warning("API failure in update %s: %s %s", event.update.update_id, type(error).__name__, error)
+        await _tell(event, bot, explain(error))
+
+    @router.error()
+    async def any_error(event: ErrorEvent, bot: Bot) -> None:
+        log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
+        await _tell(event, bot, explain(event.exception))
+
+    return router
+
+
+async def _tell(event: ErrorEvent, bot: Bot, text: str) -> None:
+    update = event.update
+    try:
+        if update.callback_query is not None:
+            message = update.callback_query.message
+            if message is not None:
+                await bot.send_message(message.chat.id, esc(text))
+        elif update.message is not None:
+            await bot.send_message(update.message.chat.id, esc(text))
+    except Exception:
+        log.warning("could not tell the person about the error", exc_info=True)

@@ -1,0 +1,231 @@
+"""Small repositories over the bot's tables. Each call is its own short transaction and
+returns plain data, so no transaction is ever held across a network call."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.storage.models import AuditRow, FsmRow, KeyValueRow, StaffRow, utcnow
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    telegram_id: int
+    name: str
+    role: str
+    language: str
+    colleague_id: str | None
+    active: bool
+    unreachable: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: StaffRow) -> StaffMember:
+        return cls(
+            telegram_id=row.telegram_id,
+            name=row.name,
+            role=row.role,
+            language=row.language,
+            colleague_id=row.colleague_id,
+            active=row.active,
+            unreachable=row.unreachable,
+            created_at=row.created_at,
+        )
+
+
+class StaffRepository:
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def get(self, telegram_id: int) -> StaffMember | None:
+        async with self._sessions() as session:
+            row = await session.get(StaffRow, telegram_id)
+            return StaffMember.from_row(row) if row else None
+
+    async def list_all(self, *, include_inactive: bool = True) -> list[StaffMember]:
+        async with self._sessions() as session:
+            query = select(StaffRow).order_by(StaffRow.created_at, StaffRow.telegram_id)
+            if not include_inactive:
+                query = query.where(StaffRow.active.is_(True))
+            return [StaffMember.from_row(r) for r in (await session.scalars(query)).all()]
+
+    async def upsert(
+        self,
+        telegram_id: int,
+        *,
+        name: str | None = None,
+        role: str | None = None,
+        language: str | None = None,
+        colleague_id: str | None = None,
+        active: bool | None = None,
+    ) -> tuple[StaffMember | None, StaffMember]:
+        """Create or update; returns (before, after)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(StaffRow, telegram_id)
+            before = StaffMember.from_row(row) if row else None
+            if row is None:
+                row = StaffRow(
+                    telegram_id=telegram_id,
+                    name=name or str(telegram_id),
+                    role=role or "florist",
+                    language=language or "ru",
+                    colleague_id=colleague_id,
+                    active=True if active is None else active,
+                    unreachable=False,
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+                session.add(row)
+            else:
+                if name is not None:
+                    row.name = name
+                if role is not None:
+                    row.role = role
+                if language is not None:
+                    row.language = language
+                if colleague_id is not None:
+                    row.colleague_id = colleague_id
+                if active is not None:
+                    row.active = active
+                    row.unreachable = False if active else row.unreachable
+            await session.flush()
+            return before, StaffMember.from_row(row)
+
+    async def set_unreachable(self, telegram_id: int, unreachable: bool = True) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(StaffRow, telegram_id)
+            if row is not None:
+                row.unreachable = unreachable
+
+    async def remove(self, telegram_id: int) -> StaffMember | None:
+        async with self._sessions.begin() as session:
+            row = await session.get(StaffRow, telegram_id)
+            if row is None:
+                return None
+            before = StaffMember.from_row(row)
+            await session.delete(row)
+            return before
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    target: str
+    before: str | None
+    after: str | None
+    comment: str | None
+
+
+class AuditLog:
+    """Who did what to which thing, before → after, when."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def record(
+        self,
+        *,
+        actor_id: int | None,
+        action: str,
+        target: str,
+        before: str | None = None,
+        after: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                AuditRow(
+                    at=utcnow(),
+                    actor_id=actor_id,
+                    action=action,
+                    target=target,
+                    before=before,
+                    after=after,
+                    comment=comment,
+                )
+            )
+
+    async def for_target(self, target: str, *, limit: int = 50) -> list[AuditEntry]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(AuditRow).where(AuditRow.target == target).order_by(AuditRow.id.desc()).limit(limit)
+            )
+            return [
+                AuditEntry(r.id, r.at, r.actor_id, r.action, r.target, r.before, r.after, r.comment)
+                for r in rows
+            ]
+
+
+class KeyValueStore:
+    """JSON values by key: scheduler watermarks, alert message ids and the like."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        async with self._sessions() as session:
+            row = await session.get(KeyValueRow, key)
+            return json.loads(row.value) if row else default
+
+    async def set(self, key: str, value: Any) -> None:
+        encoded = json.dumps(value, ensure_ascii=False, default=str)
+        async with self._sessions.begin() as session:
+            row = await session.get(KeyValueRow, key)
+            if row is None:
+                session.add(KeyValueRow(key=key, value=encoded, updated_at=utcnow()))
+            else:
+                row.value = encoded
+
+    async def delete(self, key: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(KeyValueRow).where(KeyValueRow.key == key))
+
+
+class FsmRepository:
+    """Conversation state per key (string), for the bot's FSM storage adapter."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
+        async with self._sessions() as session:
+            row = await session.get(FsmRow, key)
+            if row is None:
+                return None, {}
+            return row.state, json.loads(row.data or "{}")
+
+    async def set_state(self, key: str, state: str | None) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(FsmRow, key)
+            if row is None:
+                if state is None:
+                    return
+                session.add(FsmRow(key=key, state=state, data="{}", updated_at=utcnow()))
+            else:
+                row.state = state
+                if state is None and row.data in ("{}", ""):
+                    await session.delete(row)
+
+    async def set_data(self, key: str, data: dict[str, Any]) -> None:
+        encoded = json.dumps(data, ensure_ascii=False, default=str)
+        async with self._sessions.begin() as session:
+            row = await session.get(FsmRow, key)
+            if row is None:
+                if not data:
+                    return
+                session.add(FsmRow(key=key, state=None, data=encoded, updated_at=utcnow()))
+            else:
+                row.data = encoded
+                if not data and row.state is None:
+                    await session.delete(row)

@@ -1,0 +1,134 @@
+"""End-to-end harness: the real bot (aiogram Bot + Dispatcher over HTTP) against a fake Telegram
+Bot API server and the sandbox APIs, all on 127.0.0.1, in this process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.app import Application, build_application
+from bot.config import Settings, load_settings
+from sandbox import Sandbox, start_sandbox
+from tests.fake_telegram import FakeTelegram, FastAiohttpSession, run_polling
+
+# Telegram ids of the demo staff used across the end-to-end tests
+OWNER, SENIOR, FLORIST, ASSISTANT, COURIER, STRANGER = 1001, 1002, 1003, 1004, 1005, 4242
+STAFF = {
+    OWNER: ("owner", "Айгуль Сапарова"),
+    SENIOR: ("senior", "Дана Ким"),
+    FLORIST: ("florist", "Асель Нурланова"),
+    ASSISTANT: ("assistant", "Мадина Ахметова"),
+    COURIER: ("courier", "Ержан Бекенов"),
+}
+
+_ENV = (
+    "BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "CVETY_API_URL",
+    "CVETY_API_TOKEN",
+    "CRM_API_URL",
+    "CRM_API_TOKEN",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "OWNER_IDS",
+    "ALERT_CHAT_ID",
+    "ALERT_THREAD_ID",
+    "DEMO",
+    "WEBHOOK_URL",
+    "QUIET_HOURS",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No test reads the developer's environment or .env."""
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+class ErrorLog(logging.Handler):
+    """Collects ERROR records: handler exceptions under polling are only logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    running = await start_sandbox()
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    for telegram_id, (_role, name) in STAFF.items():
+        fake.user(telegram_id, first_name=name.split()[0])
+    fake.user(STRANGER, first_name="Незнакомец")
+    yield fake
+    await fake.close()
+
+
+def make_settings(tg: FakeTelegram, sandbox: Sandbox | None, tmp_path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "bot_token": tg.token,
+        "telegram_api_url": tg.base_url,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        "owner_ids": [OWNER],
+    }
+    if sandbox is not None:
+        values.update(
+            cvety_api_url=sandbox.cvety_url, cvety_api_token=sandbox.token, crm_api_url=sandbox.crm_url
+        )
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def fake_session(tg: FakeTelegram) -> FastAiohttpSession:
+    return FastAiohttpSession(api=TelegramAPIServer.from_base(tg.base_url, is_local=False))
+
+
+@dataclass
+class Harness:
+    tg: FakeTelegram
+    sandbox: Sandbox | None
+    app: Application
+    errors: ErrorLog
+
+
+async def start_harness(
+    tg: FakeTelegram, sandbox: Sandbox | None, tmp_path, **overrides: object
+) -> AsyncIterator[Harness]:
+    settings = make_settings(tg, sandbox, tmp_path, **overrides)
+    app = await build_application(settings, bot_session=fake_session(tg))
+    for telegram_id, (role, name) in STAFF.items():
+        if telegram_id != OWNER:
+            await app.staff.add(telegram_id, role=role, name=name)
+    await app.staff.add(OWNER, role="owner", name=STAFF[OWNER][1])
+    errors = ErrorLog()
+    logging.getLogger().addHandler(errors)
+    try:
+        async with run_polling(app.dp, app.bot, allowed_updates=app.allowed_updates):
+            yield Harness(tg, sandbox, app, errors)
+    finally:
+        logging.getLogger().removeHandler(errors)
+        await app.aclose()
+    assert not tg.errors, f"the bot made calls Telegram would reject: {tg.errors}"
+    assert not errors.records, f"errors were logged: {[r.getMessage() for r in errors.records]}"
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram, sandbox: Sandbox, tmp_path) -> AsyncIterator[Harness]:
+    async for harness in start_harness(tg, sandbox, tmp_path):
+        yield harness

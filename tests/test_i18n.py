@@ -1,0 +1,71 @@
+"""Translations are complete and the compiled catalogs match their sources."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.i18n import LANGUAGES, LOCALES_DIR, pick_locale
+
+ROOT = Path(__file__).parent.parent
+KEYWORDS = {"_": None, "N_": None, "__": None, "lazy_gettext": None}
+
+
+def code_messages() -> set[str]:
+    found: set[str] = set()
+    for folder in ("bot", "handlers", "services"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def catalog(language: str):
+    with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle)
+
+
+def test_every_string_in_the_code_is_in_every_catalog():
+    messages = code_messages()
+    assert messages, "extraction found nothing"
+    for language in LANGUAGES:
+        ids = {m.id for m in catalog(language) if m.id}
+        missing = messages - ids
+        assert not missing, f"{language}: run `make locales`; missing {sorted(missing)[:5]}"
+
+
+@pytest.mark.parametrize("language", ["kk", "en"])
+def test_kazakh_and_english_are_complete_and_keep_placeholders(language):
+    for message in catalog(language):
+        if not message.id:
+            continue
+        assert message.string, f"{language}: untranslated {message.id!r}"
+        assert not message.fuzzy, f"{language}: fuzzy {message.id!r}"
+        placeholders = set(re.findall(r"\{\w+\}", message.id))
+        assert placeholders == set(re.findall(r"\{\w+\}", message.string)), message.id
+        assert message.id.count("<") == message.string.count("<"), f"tags differ: {message.id!r}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_compiled_catalog_matches_its_source(language):
+    mo_path = LOCALES_DIR / language / "LC_MESSAGES" / "messages.mo"
+    with mo_path.open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    for message in catalog(language):
+        if message.id and message.string:
+            assert compiled.gettext(message.id) == message.string, f"{language}: run `make locales`"
+
+
+def test_pick_locale():
+    assert pick_locale(None, "ru") == "ru"
+    assert pick_locale("kk", "en") == "kk"
+    assert pick_locale(None, "en-US") == "en"
+    assert pick_locale(None, "kz") == "kk"
+    assert pick_locale(None, "de") == "ru"
+    assert pick_locale(None, None) == "ru"

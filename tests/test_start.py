@@ -1,0 +1,99 @@
+"""/start, /help, access and the command menu — the whole bot over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, STRANGER, Harness, start_harness
+
+
+async def test_owner_gets_a_greeting_and_the_menu(bot: Harness):
+    await bot.tg.send_message(OWNER, "/start")
+    reply = await bot.tg.wait_for_message(OWNER, text_contains="Здравствуйте")
+    assert "Айгуль Сапарова" in reply["text"]
+    assert "владелец" in reply["text"]
+    assert "/help" in reply["text"]
+    assert "Демо" not in reply["text"]
+
+
+async def test_unknown_person_is_refused_with_their_id_and_nothing_else_happens(bot: Harness):
+    assert bot.sandbox is not None
+    before = len(bot.sandbox.requests)
+    await bot.tg.send_message(STRANGER, "/start")
+    reply = await bot.tg.wait_for_message(STRANGER, text_contains="4242")
+    assert "сотрудников" in reply["text"]
+    await bot.tg.send_message(STRANGER, "122578")
+    await bot.tg.wait_for_message(STRANGER, text_contains="4242")
+    assert len(bot.tg.messages(STRANGER)) == 2
+    assert len(bot.sandbox.requests) == before  # no API call for a stranger
+
+
+async def test_a_forged_button_from_a_stranger_gets_a_toast_only(bot: Harness):
+    await bot.tg.send_message(OWNER, "/start")
+    message = await bot.tg.wait_for_message(OWNER, text_contains="Здравствуйте")
+    query_id = await bot.tg.press_callback_data(STRANGER, "o:ap:122578", message=message)
+    await bot.tg.wait_for("answerCallbackQuery")
+    assert "сотрудников" in bot.tg.callback_answers[query_id].get("text", "")
+    assert bot.tg.messages(STRANGER) == []
+
+
+async def test_menu_follows_the_role(bot: Harness):
+    await bot.tg.send_message(COURIER, "/help")
+    reply = await bot.tg.wait_for_message(COURIER, text_contains="Что я умею")
+    assert "/help" in reply["text"] and "/cancel" in reply["text"]
+    await bot.tg.send_message(FLORIST, "/start")
+    florist = await bot.tg.wait_for_message(FLORIST, text_contains="флорист")
+    assert "Асель" in florist["text"]
+
+
+async def test_person_language_is_used(bot: Harness):
+    await bot.app.staff.set_language(ASSISTANT, "en")
+    await bot.tg.send_message(ASSISTANT, "/start")
+    reply = await bot.tg.wait_for_message(ASSISTANT, text_contains="Hello")
+    assert "assistant" in reply["text"]
+    await bot.app.staff.set_language(ASSISTANT, "kk")
+    await bot.tg.send_message(ASSISTANT, "/help")
+    await bot.tg.wait_for_message(ASSISTANT, text_contains="Мен не істей аламын")
+
+
+async def test_removed_person_is_refused_at_the_next_message(bot: Harness):
+    await bot.tg.send_message(FLORIST, "/help")
+    await bot.tg.wait_for_message(FLORIST, text_contains="Что я умею")
+    await bot.app.staff.remove(FLORIST)
+    await bot.tg.send_message(FLORIST, "/help")
+    await bot.tg.wait_for_message(FLORIST, text_contains=str(FLORIST))
+
+
+async def test_command_menu_is_set_in_every_language(bot: Harness):
+    await bot.tg.send_message(OWNER, "/help")  # the startup hook has certainly run by now
+    await bot.tg.wait_for_message(OWNER, text_contains="Что я умею")
+    calls = [c for c in bot.tg.requests if c.method == "setMyCommands"]
+    languages = {c.params.get("language_code") for c in calls}
+    assert languages == {None, "ru", "kk", "en"}
+    by_language = {c.params.get("language_code"): c.params["commands"] for c in calls}
+    assert any(cmd["description"] == "Главное меню" for cmd in by_language[None])
+    assert any(cmd["description"] == "Басты мәзір" for cmd in by_language["kk"])
+    assert any(cmd["description"] == "Main menu" for cmd in by_language["en"])
+
+
+async def test_cancel_without_a_flow_says_so(bot: Harness):
+    await bot.tg.send_message(OWNER, "/cancel")
+    await bot.tg.wait_for_message(OWNER, text_contains="Нечего отменять")
+
+
+async def test_demo_mode_says_so_in_start(tg, tmp_path):
+    async for harness in start_harness(tg, None, tmp_path, demo=True):
+        assert harness.app.backends.sandbox is not None
+        await tg.send_message(OWNER, "/start")
+        reply = await tg.wait_for_message(OWNER, text_contains="Здравствуйте")
+        assert "Демо-режим" in reply["text"]
+
+
+@pytest.mark.parametrize("chat_type", ["group", "supergroup"])
+async def test_stranger_chatting_in_a_group_is_ignored(bot: Harness, chat_type):
+    group = -100777
+    bot.tg.add_group(group, "Цветы — смена", members=[OWNER, STRANGER])
+    await bot.tg.send_message(STRANGER, "всем привет", chat_id=group, chat_type=chat_type)
+    await bot.tg.send_message(OWNER, "/help", chat_id=group, chat_type=chat_type)
+    reply = await bot.tg.wait_for_message(group, text_contains="Что я умею")
+    assert bot.tg.messages(group) == [reply]

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.fsm_storage import SqlStorage
+from services.roles import Role
+from services.staff import StaffService
+from services.storage.db import create_engine, make_sessionmaker, migrate
+from services.storage.models import Base
+from services.storage.repositories import (
+    AuditLog,
+    FsmRepository,
+    KeyValueStore,
+    StaffRepository,
+)
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/sub/dir/bot.db")
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def staff(sessions):
+    return StaffService(StaffRepository(sessions), AuditLog(sessions))
+
+
+async def test_migrations_create_exactly_the_models_and_are_idempotent(engine):
+    await migrate(engine)  # second run: nothing to do, no error
+
+    def diff(connection):
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+async def test_sqlite_runs_in_wal_with_a_busy_timeout(engine):
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+
+
+async def test_staff_add_list_update_remove_with_audit(staff, sessions):
+    member = await staff.add(1001, role="owner", name="  Айгуль   Сапарова ")
+    assert member.name == "Айгуль Сапарова" and member.role == "owner" and member.active
+    assert member.created_at.tzinfo is not None
+    await staff.add(1003, role="courier", name="Ержан", language="kk")
+    assert [m.telegram_id for m in await staff.list_all()] == [1001, 1003]
+    updated = await staff.add(1003, role="florist", name="Ержан")
+    assert updated.role == "florist" and updated.language == "kk"
+    assert (await staff.remove(1003)).telegram_id == 1003
+    assert await staff.remove(1003) is None
+    assert await staff.get_active(1003) is None
+    history = await AuditLog(sessions).for_target("staff:1003")
+    assert [e.action for e in history] == ["staff.remove", "staff.update", "staff.add"]
+    assert history[1].before == "courier/active" and history[1].after == "florist/active"
+
+
+@pytest.mark.parametrize(
+    ("telegram_id", "role", "name"),
+    [(0, "owner", "Айгуль"), (5, "boss", "Айгуль"), (5, "owner", "А"), (5, "owner", "x" * 256)],
+)
+async def test_staff_add_refuses_bad_input(staff, telegram_id, role, name):
+    with pytest.raises(ValueError):
+        await staff.add(telegram_id, role=role, name=name)
+    assert await staff.list_all() == []
+
+
+async def test_owner_ids_are_ensured_without_losing_names(staff):
+    await staff.add(1002, role="florist", name="Дана", language="en")
+    await staff.ensure_owners([1001, 1002])
+    await staff.ensure_owners([1001, 1002])
+    by_id = {m.telegram_id: m for m in await staff.list_all()}
+    assert by_id[1001].role == Role.OWNER and by_id[1002].role == Role.OWNER
+    assert by_id[1002].name == "Дана" and by_id[1002].language == "en"
+
+
+async def test_inactive_staff_are_not_active(staff, sessions):
+    await staff.add(7, role="assistant", name="Асель")
+    await StaffRepository(sessions).upsert(7, active=False)
+    assert await staff.get_active(7) is None
+    assert (await staff.get(7)).active is False
+
+
+async def test_key_value_store_round_trip(sessions):
+    kv = KeyValueStore(sessions)
+    assert await kv.get("orders.watermark", 0) == 0
+    await kv.set("orders.watermark", {"max_id": 122578, "statuses": {"122578": "AP"}})
+    await kv.set("orders.watermark", {"max_id": 122579})
+    assert await kv.get("orders.watermark") == {"max_id": 122579}
+    await kv.delete("orders.watermark")
+    assert await kv.get("orders.watermark") is None
+
+
+async def test_fsm_state_survives_a_new_storage_instance(engine):
+    key = StorageKey(bot_id=1, chat_id=10, user_id=10)
+    first = SqlStorage(FsmRepository(make_sessionmaker(engine)))
+    await first.set_state(key, "Delivery:quantity")
+    await first.update_data(key, {"flower": "Роза красная 60 см", "quantity": 50})
+    second = SqlStorage(FsmRepository(make_sessionmaker(engine)))
+    assert await second.get_state(key) == "Delivery:quantity"
+    assert await second.get_data(key) == {"flower": "Роза красная 60 см", "quantity": 50}
+    other = StorageKey(bot_id=1, chat_id=10, user_id=11)
+    assert await second.get_state(other) is None and await second.get_data(other) == {}
+    await second.set_state(key, None)
+    await second.set_data(key, {})
+    assert await first.get_state(key) is None and await first.get_data(key) == {}
+
+
+async def test_concurrent_writers_do_not_fail_on_a_locked_database(sessions):
+    kv = KeyValueStore(sessions)
+    await asyncio.gather(*(kv.set(f"k{i}", i) for i in range(30)))
+    assert [await kv.get(f"k{i}") for i in range(30)] == list(range(30))
