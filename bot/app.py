@@ -3,6 +3,8 @@ services once, hands them to handlers as workflow data, and closes them on shutd
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,19 +45,37 @@ class Backends:
     crm_url: str
     crm_token: str | None
     sandbox: Any = None  # sandbox.Sandbox when DEMO=1
+    demo_orders: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
+        if self.demo_orders is not None:
+            self.demo_orders.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.demo_orders
         if self.sandbox is not None:
             await self.sandbox.close()
+
+
+DEMO_NEW_ORDER_EVERY = 900.0
+
+
+async def _demo_orders(running: Any) -> None:
+    """In demo mode a new order arrives now and then, so trainees see the shop move."""
+    while True:
+        await asyncio.sleep(DEMO_NEW_ORDER_EVERY)
+        order = running.state.new_order()
+        log.info("DEMO: new order %s arrived in the sandbox", order.id)
 
 
 async def resolve_backends(settings: Settings) -> Backends:
     if settings.demo:
         from sandbox import start_sandbox
 
-        running = await start_sandbox()
+        running = await start_sandbox(record_requests=False)
         log.warning("DEMO mode: using the built-in sandbox with demo data at %s", running.origin)
-        return Backends(running.cvety_url, running.token, running.crm_url, None, running)
+        backends = Backends(running.cvety_url, running.token, running.crm_url, None, running)
+        backends.demo_orders = asyncio.create_task(_demo_orders(running))
+        return backends
     assert settings.cvety_api_token is not None and settings.crm_api_url is not None  # require_bot()
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
     return Backends(

@@ -52,14 +52,15 @@ FAULTS_KEY = web.AppKey("sandbox_faults", Faults)
 REQUESTS_KEY = web.AppKey("sandbox_requests", list[RecordedRequest])
 
 
-def _recording_middleware(requests: list[RecordedRequest]) -> Middleware:
+def _recording_middleware(requests: list[RecordedRequest], record_requests: bool) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read() if request.can_read_body else b""
         record = RecordedRequest(
             request.method, request.path, dict(request.query), dict(request.headers), body
         )
-        requests.append(record)
+        if record_requests:
+            requests.append(record)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -123,13 +124,21 @@ def placeholder_png(key: str, size: int = 160) -> bytes:
     )
 
 
-def create_app(state: SandboxState | None = None, *, token: str = "demo-token") -> web.Application:
-    """The sandbox as an aiohttp application; `app[STATE_KEY]`, `app[FAULTS_KEY]`, `app[REQUESTS_KEY]`."""
+def create_app(
+    state: SandboxState | None = None, *, token: str = "demo-token", record_requests: bool = True
+) -> web.Application:
+    """The sandbox as an aiohttp application; `app[STATE_KEY]`, `app[FAULTS_KEY]`, `app[REQUESTS_KEY]`.
+
+    `record_requests=False` for long-running demo servers, whose request log would only grow."""
     state = state if state is not None else SandboxState.seeded()
     faults = Faults()
     requests: list[RecordedRequest] = []
     app = web.Application(
-        middlewares=[_recording_middleware(requests), faults_middleware(faults), _routing_errors],
+        middlewares=[
+            _recording_middleware(requests, record_requests),
+            faults_middleware(faults),
+            _routing_errors,
+        ],
         client_max_size=32 * 1024 * 1024,
     )
     app[STATE_KEY] = state
@@ -218,13 +227,14 @@ async def start_sandbox(
     *,
     state: SandboxState | None = None,
     token: str = "demo-token",
+    record_requests: bool = True,
 ) -> Sandbox:
     """Serves the sandbox on `host:port` (0 = a free port) until `Sandbox.close()`.
 
     A client that goes away cancels its request's handler (`handler_cancellation`), which is what
     ends a `hang` fault when the client times out.
     """
-    app = create_app(state, token=token)
+    app = create_app(state, token=token, record_requests=record_requests)
     runner = web.AppRunner(app, shutdown_timeout=0.05, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -261,7 +271,7 @@ def main_serve(
 
 
 async def _serve(host: str, port: int, token: str, new_order_every: float | None) -> None:
-    sandbox = await start_sandbox(host, port, token=token)
+    sandbox = await start_sandbox(host, port, token=token, record_requests=False)
     log.info("Sandbox (demo shop) is running on %s", sandbox.origin)
     log.info("CVETY_API_URL=%s", sandbox.cvety_url)
     log.info("CRM_API_URL=%s", sandbox.crm_url)
