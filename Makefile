@@ -18,12 +18,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers services sandbox
+	$(BIN)/mypy bot handlers services sandbox bench
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers services sandbox
+	$(BIN)/mypy bot handlers services sandbox bench
 
 locales: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k __ -k lazy_gettext --no-location --omit-header --sort-output -o bot/locales/messages.pot .

@@ -29,6 +29,7 @@ from handlers.commands import set_bot_commands
 from services.crm_api import CrmApi
 from services.cvety_api import CvetyApi
 from services.http import make_http_client
+from services.orders import OrderService
 from services.staff import StaffService
 from services.storage.db import create_engine, make_sessionmaker, migrate
 from services.storage.repositories import AuditLog, FsmRepository, KeyValueStore, StaffRepository
@@ -117,6 +118,7 @@ class Application:
     staff: StaffService
     audit: AuditLog
     kv: KeyValueStore
+    orders: OrderService
     i18n: I18n
     _closed: bool = field(default=False, repr=False)
 
@@ -144,8 +146,12 @@ class Application:
                 log.warning("error while closing %s", close, exc_info=True)
 
 
-async def build_application(settings: Settings, *, bot_session: BaseSession | None = None) -> Application:
-    """Everything the bot needs, with the database migrated and OWNER_IDS ensured."""
+async def build_application(
+    settings: Settings, *, bot_session: BaseSession | None = None, api_read_timeout: float = 20.0
+) -> Application:
+    """Everything the bot needs, with the database migrated and OWNER_IDS ensured.
+
+    `api_read_timeout` is the contract's 20 s; tests shorten it to exercise timeouts."""
     engine = create_engine(settings.database_url)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
@@ -154,11 +160,12 @@ async def build_application(settings: Settings, *, bot_session: BaseSession | No
     await staff.ensure_owners(settings.owner_ids)
 
     backends = await resolve_backends(settings)
-    cvety_http = make_http_client(backends.cvety_url)
-    crm_http = make_http_client(backends.crm_url)
+    cvety_http = make_http_client(backends.cvety_url, read_timeout=api_read_timeout)
+    crm_http = make_http_client(backends.crm_url, read_timeout=api_read_timeout)
     cvety = CvetyApi(cvety_http, backends.cvety_token)
     crm = CrmApi(crm_http, backends.crm_token)
     kv = KeyValueStore(sessions)
+    orders = OrderService(cvety, audit, tz=settings.tz)
     i18n = make_i18n()
 
     bot = make_bot(settings, bot_session)
@@ -168,8 +175,10 @@ async def build_application(settings: Settings, *, bot_session: BaseSession | No
         cvety=cvety,
         crm=crm,
         staff_service=staff,
+        orders=orders,
         audit=audit,
         kv=kv,
+        i18n=i18n,
     )
     dp.update.outer_middleware(AccessMiddleware(staff, i18n))
     dp.include_routers(*get_routers())
@@ -182,20 +191,21 @@ async def build_application(settings: Settings, *, bot_session: BaseSession | No
 
     dp.startup.register(on_startup)
     return Application(
-        settings,
-        bot,
-        dp,
-        engine,
-        sessions,
-        backends,
-        cvety_http,
-        crm_http,
-        cvety,
-        crm,
-        staff,
-        audit,
-        kv,
-        i18n,
+        settings=settings,
+        bot=bot,
+        dp=dp,
+        engine=engine,
+        sessions=sessions,
+        backends=backends,
+        cvety_http=cvety_http,
+        crm_http=crm_http,
+        cvety=cvety,
+        crm=crm,
+        staff=staff,
+        audit=audit,
+        kv=kv,
+        orders=orders,
+        i18n=i18n,
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, start
+from handlers import errors, fallback, orders, start
 
 
 def get_routers() -> list[Router]:
-    return [start.get_router(), errors.get_router()]
+    return [start.get_router(), orders.get_router(), fallback.get_router(), errors.get_router()]

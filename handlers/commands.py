@@ -19,18 +19,23 @@ log = logging.getLogger(__name__)
 class MenuCommand:
     command: str
     description: str  # msgid, translated where the language is known
-    permission: Permission | None = None  # None: everyone
+    permissions: tuple[Permission, ...] = ()  # any of these; empty: everyone
 
 
 COMMANDS: tuple[MenuCommand, ...] = (
     MenuCommand("start", N_("Главное меню")),
+    MenuCommand(
+        "orders",
+        N_("Заказы"),
+        (Permission.ORDERS_VIEW_ALL, Permission.ORDERS_VIEW_OPEN, Permission.ORDERS_VIEW_COURIER),
+    ),
     MenuCommand("help", N_("Что умеет бот")),
     MenuCommand("cancel", N_("Отменить текущее действие")),
 )
 
 
 def commands_for(role: Role) -> list[MenuCommand]:
-    return [c for c in COMMANDS if c.permission is None or can(role, c.permission)]
+    return [c for c in COMMANDS if not c.permissions or any(can(role, p) for p in c.permissions)]
 
 
 async def set_bot_commands(bot: Bot, i18n: I18n) -> None:

@@ -7,8 +7,10 @@ import logging
 from aiogram import Bot, Router
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.i18n import DEFAULT_LOCALE
 from handlers.render import esc
 from services.errors import ApiError, ApiRejected, ApiUnavailable, ApiUnknownOutcome
 
@@ -32,20 +34,23 @@ def get_router() -> Router:
     router = Router(name="errors")
 
     @router.error(ExceptionTypeFilter(ApiError))
-    async def api_error(event: ErrorEvent, bot: Bot) -> None:
+    async def api_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
         error = event.exception
         log.warning("API failure in update %s: %s %s", event.update.update_id, type(error).__name__, error)
-        await _tell(event, bot, explain(error))
+        await _tell(event, bot, i18n, locale)
 
     @router.error()
-    async def any_error(event: ErrorEvent, bot: Bot) -> None:
+    async def any_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
         log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
-        await _tell(event, bot, explain(event.exception))
+        await _tell(event, bot, i18n, locale)
 
     return router
 
 
-async def _tell(event: ErrorEvent, bot: Bot, text: str) -> None:
+async def _tell(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str) -> None:
+    # Errors are handled outside the access middleware, so its language context is gone.
+    with i18n.context(), i18n.use_locale(locale):
+        text = explain(event.exception)
     update = event.update
     try:
         if update.callback_query is not None:

@@ -68,8 +68,14 @@ class CrmApi:
         note: str | None = None,
     ) -> FlowerDelivery:
         """May raise ApiUnknownOutcome: check the stock or history before entering it again."""
-        body = _without_none(flower_id=flower_id, quantity=quantity, supplier=supplier, price=price,
-                             delivery_date=delivery_date.isoformat() if delivery_date else None, note=note)
+        body = _without_none(
+            flower_id=flower_id,
+            quantity=quantity,
+            supplier=supplier,
+            price=price,
+            delivery_date=delivery_date.isoformat() if delivery_date else None,
+            note=note,
+        )
         response = await self._http.request("POST", "api/flowers/delivery", json=body)
         return response.parse(FlowerDelivery.from_api)
 
@@ -91,8 +97,9 @@ class CrmApi:
         return response.parse(InventoryUpdate.from_api)
 
     async def inventory_bulk_update(self, updates: list[tuple[str, int]]) -> BulkUpdateResult:
-        body = {"updates": [{"product_id": product_id, "quantity": quantity}
-                            for product_id, quantity in updates]}
+        body = {
+            "updates": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in updates]
+        }
         response = await self._http.request("POST", "api/inventory/bulk-update", json=body)
         return response.parse(BulkUpdateResult.from_api)
 
@@ -108,8 +115,9 @@ class CrmApi:
         price: int | None = None,
         note: str | None = None,
     ) -> InventoryChange:
-        body = _without_none(flower_id=flower_id, quantity=quantity, supplier=supplier, price=price,
-                             note=note)
+        body = _without_none(
+            flower_id=flower_id, quantity=quantity, supplier=supplier, price=price, note=note
+        )
         response = await self._http.request("POST", "api/inventory/delivery", json=body)
         return response.parse(InventoryChange.from_api)
 
@@ -122,8 +130,9 @@ class CrmApi:
 
     async def history(self, flower_id: str | None = None, limit: int = 50) -> list[Movement]:
         """Stock movements, newest first."""
-        response = await self._http.request("GET", "api/inventory/history",
-                                            params={"flower_id": flower_id, "limit": limit})
+        response = await self._http.request(
+            "GET", "api/inventory/history", params={"flower_id": flower_id, "limit": limit}
+        )
         return response.parse(Movement.list_from_api)
 
     # --- profile and shop ----------------------------------------------------------------------
@@ -155,8 +164,12 @@ class CrmApi:
         limit: int = 200,
         offset: int = 0,
     ) -> ColleagueList:
-        params = {"isActive": None if is_active is None else str(is_active).lower(),
-                  "position": position, "limit": limit, "offset": offset}
+        params = {
+            "isActive": None if is_active is None else str(is_active).lower(),
+            "position": position,
+            "limit": limit,
+            "offset": offset,
+        }
         response = await self._http.request("GET", "api/v2/colleagues", params=params)
         return response.parse(ColleagueList.from_api)
 

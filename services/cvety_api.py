@@ -32,8 +32,14 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 # The spec filters orders by key (`status=accepted`); our callers speak in codes.
 _STATUS_FILTER_KEYS = {
-    "N": "new", "PD": "paid", "AP": "accepted", "CO": "assembled", "DE": "in_delivery",
-    "F": "completed", "UN": "cancelled", "RF": "refunded",
+    "N": "new",
+    "PD": "paid",
+    "AP": "accepted",
+    "CO": "assembled",
+    "DE": "in_delivery",
+    "F": "completed",
+    "UN": "cancelled",
+    "RF": "refunded",
 }
 
 
@@ -53,11 +59,17 @@ class CvetyApi:
         """A page of orders, newest first as the server sends them. The server's status filter is
         unreliable, so the page is filtered again here (`total`/`has_more` stay the server's)."""
         wanted = normalize_status(status) if status else None
-        params = {"status": _STATUS_FILTER_KEYS.get(wanted, status) if wanted else None,
-                  "limit": limit, "offset": offset}
+        params = {
+            "status": _STATUS_FILTER_KEYS.get(wanted, status) if wanted else None,
+            "limit": limit,
+            "offset": offset,
+        }
         response = await self._http.request("GET", "orders", params=params)
-        page = response.parse(lambda data: Order.page_from_api(
-            data, response.pagination, origin=self.site_origin, limit=limit, offset=offset))
+        page = response.parse(
+            lambda data: Order.page_from_api(
+                data, response.pagination, origin=self.site_origin, limit=limit, offset=offset
+            )
+        )
         if wanted is None:
             return page
         return dataclasses.replace(page, items=[order for order in page.items if order.status == wanted])
@@ -90,11 +102,19 @@ class CvetyApi:
         limit: int = 20,
         offset: int = 0,
     ) -> Page[Product]:
-        params = {"type": type, "isAvailable": _flag(is_available), "search": search or None,
-                  "limit": limit, "offset": offset}
+        params = {
+            "type": type,
+            "isAvailable": _flag(is_available),
+            "search": search or None,
+            "limit": limit,
+            "offset": offset,
+        }
         response = await self._http.request("GET", "products", params=params)
-        return response.parse(lambda data: Product.page_from_api(
-            data, response.pagination, origin=self.site_origin, limit=limit, offset=offset))
+        return response.parse(
+            lambda data: Product.page_from_api(
+                data, response.pagination, origin=self.site_origin, limit=limit, offset=offset
+            )
+        )
 
     async def get_product(self, product_id: int) -> Product:
         response = await self._http.request("GET", "products/detail", params={"id": product_id})
@@ -155,8 +175,9 @@ class CvetyApi:
         return response.parse(Customer.list_from_api)
 
     async def customer_orders(self, customer_id: int) -> list[Order]:
-        response = await self._http.request("GET", "customers/orders.php",
-                                            params={"CUSTOMER_ID": customer_id})
+        response = await self._http.request(
+            "GET", "customers/orders.php", params={"CUSTOMER_ID": customer_id}
+        )
         return response.parse(lambda data: Order.list_from_api(data, origin=self.site_origin))
 
     # --- uploads -------------------------------------------------------------------------------
@@ -177,8 +198,9 @@ class CvetyApi:
         field_name = "file" if len(files) == 1 else "images[]"
         parts = [(field_name, file) for file in files]
         response = await self._http.request("POST", "uploads/images", files=parts)
-        return response.parse(lambda body: UploadResult.from_api(body, origin=self.site_origin),
-                              whole_body=True)
+        return response.parse(
+            lambda body: UploadResult.from_api(body, origin=self.site_origin), whole_body=True
+        )
 
 
 def _origin_of(client: httpx.AsyncClient) -> str | None:

@@ -52,8 +52,9 @@ def make_http_client(
     """The shared client of one backend; the composition root owns it and closes it."""
     return httpx.AsyncClient(
         base_url=base_url,
-        timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
-                              pool=connect_timeout),
+        timeout=httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        ),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         transport=transport,
@@ -66,8 +67,14 @@ _QUERY_TOKEN = re.compile(r"(access_token=)[^&\s\"'>]+", re.IGNORECASE)
 # httpx logs every URL at INFO; httpcore logs response headers (a redirect's Location may echo the
 # query string) at DEBUG. bot/logs.py redacts at the handler, but the services must be safe on
 # their own, whatever handlers a test or another entry point installs.
-_THIRD_PARTY_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
-                        "httpcore.proxy", "httpcore.socks")
+_THIRD_PARTY_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
 
 
 class _HideQueryToken(logging.Filter):
@@ -195,7 +202,11 @@ class ApiTransport:
             return self._read(response, method, endpoint)
         except ApiError as error:
             log.warning(
-                "%s %s failed: %s: %s (%d ms)", self.backend, endpoint, type(error).__name__, error,
+                "%s %s failed: %s: %s (%d ms)",
+                self.backend,
+                endpoint,
+                type(error).__name__,
+                error,
                 (time.perf_counter() - started) * 1000,
                 extra={"backend": self.backend, "endpoint": endpoint},
             )
@@ -255,21 +266,33 @@ class ApiTransport:
             response = await self._client.send(request, follow_redirects=False)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing left this machine: safe to retry, whatever the method.
-            failure = ApiUnavailable(f"cannot connect ({type(exc).__name__})",
-                                     backend=self.backend, endpoint=endpoint)
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError,
-                httpx.DecodingError) as exc:
+            failure = ApiUnavailable(
+                f"cannot connect ({type(exc).__name__})", backend=self.backend, endpoint=endpoint
+            )
+        except (
+            httpx.TimeoutException,
+            httpx.NetworkError,
+            httpx.RemoteProtocolError,
+            httpx.DecodingError,
+        ) as exc:
             # The request (or part of it) went out and no complete answer came back.
             reason = f"no complete answer ({type(exc).__name__})"
-            failure = (ApiUnavailable(reason, backend=self.backend, endpoint=endpoint)
-                       if method in SAFE_METHODS
-                       else ApiUnknownOutcome(reason, backend=self.backend, endpoint=endpoint))
+            failure = (
+                ApiUnavailable(reason, backend=self.backend, endpoint=endpoint)
+                if method in SAFE_METHODS
+                else ApiUnknownOutcome(reason, backend=self.backend, endpoint=endpoint)
+            )
         except httpx.HTTPError as exc:
-            failure = ApiUnavailable(f"request failed ({type(exc).__name__})",
-                                     backend=self.backend, endpoint=endpoint)
+            failure = ApiUnavailable(
+                f"request failed ({type(exc).__name__})", backend=self.backend, endpoint=endpoint
+            )
         else:
             log.debug(
-                "%s %s %s -> %d (%d ms)", self.backend, method, request.url.path, response.status_code,
+                "%s %s %s -> %d (%d ms)",
+                self.backend,
+                method,
+                request.url.path,
+                response.status_code,
                 (time.perf_counter() - started) * 1000,
                 extra={"backend": self.backend, "endpoint": endpoint, "http_status": response.status_code},
             )
@@ -292,8 +315,13 @@ class ApiTransport:
             flags = [body[key] for key in ("success", "status") if isinstance(body.get(key), bool)]
             if False in flags:
                 message = self._clean(server_message(body))
-                raise ApiRejected(message or "refused", backend=self.backend, endpoint=endpoint,
-                                  status_code=status, server_message=message)
+                raise ApiRejected(
+                    message or "refused",
+                    backend=self.backend,
+                    endpoint=endpoint,
+                    status_code=status,
+                    server_message=message,
+                )
             if flags and "data" in body:
                 data = body["data"]
                 pagination = body["pagination"] if isinstance(body.get("pagination"), dict) else {}

@@ -36,12 +36,41 @@ from services.parsing import (
 )
 
 __all__ = [
-    "AllowedStatuses", "BulkUpdateResult", "Colleague", "ColleagueList", "CompositionItem",
-    "Customer", "DeleteResult", "DeliverySlot", "Executor", "Flower", "FlowerDelivery",
-    "FlowerWriteOff", "InventoryChange", "InventoryUpdate", "LowStockProduct", "LowStockReport",
-    "Money", "Movement", "Order", "OrderHistoryEntry", "OrderItem", "OrderStatus", "Page", "Person",
-    "Product", "Profile", "Shop", "ShopInfo", "SocialLinks", "StatusChange", "StockProduct",
-    "UploadResult", "error_summary", "items_of", "known_status",
+    "AllowedStatuses",
+    "BulkUpdateResult",
+    "Colleague",
+    "ColleagueList",
+    "CompositionItem",
+    "Customer",
+    "DeleteResult",
+    "DeliverySlot",
+    "Executor",
+    "Flower",
+    "FlowerDelivery",
+    "FlowerWriteOff",
+    "InventoryChange",
+    "InventoryUpdate",
+    "LowStockProduct",
+    "LowStockReport",
+    "Money",
+    "Movement",
+    "Order",
+    "OrderHistoryEntry",
+    "OrderItem",
+    "OrderStatus",
+    "Page",
+    "Person",
+    "Product",
+    "Profile",
+    "Shop",
+    "ShopInfo",
+    "SocialLinks",
+    "StatusChange",
+    "StockProduct",
+    "UploadResult",
+    "error_summary",
+    "items_of",
+    "known_status",
 ]
 
 log = logging.getLogger("services.api")
@@ -101,8 +130,10 @@ def _texts(value: Any) -> list[str]:
         value = value.split(",")
     if not isinstance(value, list):
         return []
-    names = (_text(_pick(item, "name", "title", "code")) if isinstance(item, dict) else _text(item)
-             for item in value)
+    names = (
+        _text(_pick(item, "name", "title", "code")) if isinstance(item, dict) else _text(item)
+        for item in value
+    )
     return [name for name in names if name]
 
 
@@ -116,8 +147,20 @@ def error_summary(exc: Exception) -> str:
     return str(exc)
 
 
-_LIST_KEYS = ("items", "data", "orders", "products", "customers", "shops", "flowers",
-              "colleagues", "movements", "list", "results", "rows")
+_LIST_KEYS = (
+    "items",
+    "data",
+    "orders",
+    "products",
+    "customers",
+    "shops",
+    "flowers",
+    "colleagues",
+    "movements",
+    "list",
+    "results",
+    "rows",
+)
 
 
 def _dict_of_objects(value: Any) -> bool:
@@ -240,8 +283,10 @@ class Person(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"name": _text(_pick(raw, "name", "fullName", "NAME")),
-                "phone": parse_phone(_pick(raw, "phone", "PHONE"))}
+        return {
+            "name": _text(_pick(raw, "name", "fullName", "NAME")),
+            "phone": parse_phone(_pick(raw, "phone", "PHONE")),
+        }
 
     @classmethod
     def from_parts(cls, name: Any, phone: Any) -> Person | None:
@@ -256,9 +301,11 @@ class Executor(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": parse_int(_pick(raw, "id", "ID", "userId")),
-                "name": _text(_pick(raw, "name", "NAME", "fullName")),
-                "source": _text(raw.get("source"))}
+        return {
+            "id": parse_int(_pick(raw, "id", "ID", "userId")),
+            "name": _text(_pick(raw, "name", "NAME", "fullName")),
+            "source": _text(raw.get("source")),
+        }
 
 
 class OrderItem(ApiModel):
@@ -291,14 +338,21 @@ class OrderHistoryEntry(ApiModel):
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
         user = _pick(raw, "user", "userName", "user_name")
-        return {"status": normalize_status(_pick(raw, "status", "statusId", "status_id")),
-                "at": parse_datetime(_pick(raw, "timestamp", "date", "createdAt", "at")),
-                "user": _text(_pick(user, "name", "login", "id") if isinstance(user, dict) else user)}
+        return {
+            "status": normalize_status(_pick(raw, "status", "statusId", "status_id")),
+            "at": parse_datetime(_pick(raw, "timestamp", "date", "createdAt", "at")),
+            "user": _text(_pick(user, "name", "login", "id") if isinstance(user, dict) else user),
+        }
 
 
 _PAID_WORDS = {
-    "paid": True, "оплачен": True, "оплачено": True,
-    "unpaid": False, "not_paid": False, "не оплачен": False, "не оплачено": False,
+    "paid": True,
+    "оплачен": True,
+    "оплачено": True,
+    "unpaid": False,
+    "not_paid": False,
+    "не оплачен": False,
+    "не оплачено": False,
 }
 
 
@@ -369,8 +423,9 @@ class Order(ApiModel):
         return {
             "id": order_id,
             "number": _text(_pick(src, "number", "accountNumber", "ACCOUNT_NUMBER")) or _text(order_id),
-            "status": normalize_status(_status_code(_pick(src, "status_id", "statusId", "STATUS_ID",
-                                                          "status", "status_key"))),
+            "status": normalize_status(
+                _status_code(_pick(src, "status_id", "statusId", "STATUS_ID", "status", "status_key"))
+            ),
             "status_name": _text(_pick(src, "status_name", "statusName")),
             "amount": money.amount if money else None,
             "currency": currency,
@@ -424,9 +479,11 @@ class AllowedStatuses(ApiModel):
             code = normalize_status(_status_code(value))
             if code and code not in allowed:
                 allowed.append(code)
-        return {"order_id": parse_int(_pick(raw, "id", "orderId", "order_id")),
-                "current": normalize_status(_status_code(_pick(raw, "current", "status"))),
-                "allowed": allowed}
+        return {
+            "order_id": parse_int(_pick(raw, "id", "orderId", "order_id")),
+            "current": normalize_status(_status_code(_pick(raw, "current", "status"))),
+            "allowed": allowed,
+        }
 
 
 class StatusChange(ApiModel):
@@ -438,11 +495,13 @@ class StatusChange(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"order_id": parse_int(_pick(raw, "id", "orderId", "order_id")),
-                "old_status": normalize_status(_pick(raw, "oldStatus", "old_status")),
-                "new_status": normalize_status(_pick(raw, "newStatus", "new_status", "statusId")),
-                "changed": parse_bool(raw.get("changed")),
-                "changed_at": parse_datetime(_pick(raw, "changedAt", "changed_at"))}
+        return {
+            "order_id": parse_int(_pick(raw, "id", "orderId", "order_id")),
+            "old_status": normalize_status(_pick(raw, "oldStatus", "old_status")),
+            "new_status": normalize_status(_pick(raw, "newStatus", "new_status", "statusId")),
+            "changed": parse_bool(raw.get("changed")),
+            "changed_at": parse_datetime(_pick(raw, "changedAt", "changed_at")),
+        }
 
 
 # --- products, shops, customers, uploads -------------------------------------------------------
@@ -455,9 +514,11 @@ class CompositionItem(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": _text(_pick(raw, "id", "flowerId", "flower_id")),
-                "name": _text(_pick(raw, "name", "title")),
-                "amount": parse_int(_pick(raw, "amount", "quantity", "count"))}
+        return {
+            "id": _text(_pick(raw, "id", "flowerId", "flower_id")),
+            "name": _text(_pick(raw, "name", "title")),
+            "amount": parse_int(_pick(raw, "amount", "quantity", "count")),
+        }
 
 
 def _image_list(value: Any, origin: str | None) -> list[str]:
@@ -528,10 +589,12 @@ class Shop(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": _int_id(_pick(raw, "id", "ID")),
-                "xml_id": _text(_pick(raw, "xml_id", "xmlId", "XML_ID")),
-                "name": _text(_pick(raw, "name", "NAME")) or "",
-                "city": _text(raw.get("city")) or ""}
+        return {
+            "id": _int_id(_pick(raw, "id", "ID")),
+            "xml_id": _text(_pick(raw, "xml_id", "xmlId", "XML_ID")),
+            "name": _text(_pick(raw, "name", "NAME")) or "",
+            "city": _text(raw.get("city")) or "",
+        }
 
 
 class Customer(ApiModel):
@@ -551,10 +614,20 @@ class Customer(ApiModel):
             "name": _text(_pick(raw, "name", "fullName", "NAME")),
             "phone": parse_phone(_pick(raw, "phone", "PHONE")),
             "orders_count": len(orders) if isinstance(orders, list) else parse_int(orders),
-            "total": parse_price(_pick(src, "totalSpent", "total_spent", "total", "total_amount",
-                                       "totalAmount", "sum")),
-            "last_order_at": parse_datetime(_pick(src, "lastOrderDate", "last_order", "last_order_date",
-                                                  "lastOrder", "lastOrderAt", "last_order_at")),
+            "total": parse_price(
+                _pick(src, "totalSpent", "total_spent", "total", "total_amount", "totalAmount", "sum")
+            ),
+            "last_order_at": parse_datetime(
+                _pick(
+                    src,
+                    "lastOrderDate",
+                    "last_order",
+                    "last_order_date",
+                    "lastOrder",
+                    "lastOrderAt",
+                    "last_order_at",
+                )
+            ),
         }
 
 
@@ -611,11 +684,13 @@ class Flower(ApiModel):
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
         quantity = raw.get("quantity")
-        return {"id": _str_id(raw.get("id")),
-                "name": _text(raw.get("name")) or "",
-                "name_en": _text(raw.get("name_en")),
-                # missing is 0 stems; a quantity that is not a number rejects the item
-                "quantity": 0 if quantity is None else _int_id(quantity)}
+        return {
+            "id": _str_id(raw.get("id")),
+            "name": _text(raw.get("name")) or "",
+            "name_en": _text(raw.get("name_en")),
+            # missing is 0 stems; a quantity that is not a number rejects the item
+            "quantity": 0 if quantity is None else _int_id(quantity),
+        }
 
 
 class FlowerDelivery(ApiModel):
@@ -627,11 +702,13 @@ class FlowerDelivery(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"flower_id": _text(raw.get("flower_id")),
-                "previous_quantity": parse_int(raw.get("previous_quantity")),
-                "added_quantity": parse_int(_pick(raw, "added_quantity", "quantity")),
-                "new_quantity": parse_int(raw.get("new_quantity")),
-                "message": _text(raw.get("message"))}
+        return {
+            "flower_id": _text(raw.get("flower_id")),
+            "previous_quantity": parse_int(raw.get("previous_quantity")),
+            "added_quantity": parse_int(_pick(raw, "added_quantity", "quantity")),
+            "new_quantity": parse_int(raw.get("new_quantity")),
+            "message": _text(raw.get("message")),
+        }
 
 
 class FlowerWriteOff(ApiModel):
@@ -644,12 +721,14 @@ class FlowerWriteOff(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"flower_id": _text(raw.get("flower_id")),
-                "previous_quantity": parse_int(raw.get("previous_quantity")),
-                "writeoff_quantity": parse_int(_pick(raw, "writeoff_quantity", "quantity")),
-                "new_quantity": parse_int(raw.get("new_quantity")),
-                "reason": _text(raw.get("reason")),
-                "message": _text(raw.get("message"))}
+        return {
+            "flower_id": _text(raw.get("flower_id")),
+            "previous_quantity": parse_int(raw.get("previous_quantity")),
+            "writeoff_quantity": parse_int(_pick(raw, "writeoff_quantity", "quantity")),
+            "new_quantity": parse_int(raw.get("new_quantity")),
+            "reason": _text(raw.get("reason")),
+            "message": _text(raw.get("message")),
+        }
 
 
 class InventoryUpdate(ApiModel):
@@ -666,10 +745,12 @@ class InventoryUpdate(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"product_id": _text(_pick(raw, "product_id", "productId", "id")),
-                "old_quantity": parse_int(_pick(raw, "old_quantity", "previous_quantity")),
-                "new_quantity": parse_int(_pick(raw, "new_quantity", "quantity")),
-                "change": parse_int(raw.get("change"))}
+        return {
+            "product_id": _text(_pick(raw, "product_id", "productId", "id")),
+            "old_quantity": parse_int(_pick(raw, "old_quantity", "previous_quantity")),
+            "new_quantity": parse_int(_pick(raw, "new_quantity", "quantity")),
+            "change": parse_int(raw.get("change")),
+        }
 
 
 class BulkUpdateResult(ApiModel):
@@ -682,9 +763,11 @@ class BulkUpdateResult(ApiModel):
         updated = InventoryUpdate._nested(raw.get("updated_products"), origin)
         count = parse_int(raw.get("updated_count"))
         errors = raw.get("errors")
-        return {"updated_count": len(updated) if count is None else count,
-                "updated_products": updated,
-                "errors": [str(e) for e in errors] if isinstance(errors, list) else []}
+        return {
+            "updated_count": len(updated) if count is None else count,
+            "updated_products": updated,
+            "errors": [str(e) for e in errors] if isinstance(errors, list) else [],
+        }
 
 
 class StockProduct(ApiModel):
@@ -695,10 +778,12 @@ class StockProduct(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": _str_id(_pick(raw, "id", "product_id", "flower_id")),
-                "name": _text(_pick(raw, "name", "title")),
-                "quantity": parse_int(raw.get("quantity")),
-                "price": parse_price(raw.get("price"))}
+        return {
+            "id": _str_id(_pick(raw, "id", "product_id", "flower_id")),
+            "name": _text(_pick(raw, "name", "title")),
+            "quantity": parse_int(raw.get("quantity")),
+            "price": parse_price(raw.get("price")),
+        }
 
 
 LowStockProduct = StockProduct
@@ -719,9 +804,11 @@ class LowStockReport(ApiModel):
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
         products = StockProduct._nested(_pick(raw, "products", "items"), origin)
         count = parse_int(raw.get("count"))
-        return {"threshold": parse_int(raw.get("threshold")),
-                "count": len(products) if count is None else count,
-                "products": products}
+        return {
+            "threshold": parse_int(raw.get("threshold")),
+            "count": len(products) if count is None else count,
+            "products": products,
+        }
 
 
 class InventoryChange(ApiModel):
@@ -732,8 +819,10 @@ class InventoryChange(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"message": _text(raw.get("message")),
-                "product": StockProduct.optional_from_api(raw.get("product"))}
+        return {
+            "message": _text(raw.get("message")),
+            "product": StockProduct.optional_from_api(raw.get("product")),
+        }
 
 
 class Movement(ApiModel):
@@ -749,15 +838,17 @@ class Movement(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": _text(raw.get("id")),
-                "flower_id": _text(_pick(raw, "flower_id", "product_id")),
-                "flower_name": _text(_pick(raw, "flower_name", "product_name", "name")),
-                "movement_type": _text(_pick(raw, "movement_type", "type")),
-                "quantity": parse_int(raw.get("quantity")),
-                "reason": _text(raw.get("reason")),
-                "note": _text(raw.get("note")),
-                "created_at": parse_datetime(raw.get("created_at")),
-                "delivery_date": parse_date(raw.get("delivery_date"))}
+        return {
+            "id": _text(raw.get("id")),
+            "flower_id": _text(_pick(raw, "flower_id", "product_id")),
+            "flower_name": _text(_pick(raw, "flower_name", "product_name", "name")),
+            "movement_type": _text(_pick(raw, "movement_type", "type")),
+            "quantity": parse_int(raw.get("quantity")),
+            "reason": _text(raw.get("reason")),
+            "note": _text(raw.get("note")),
+            "created_at": parse_datetime(raw.get("created_at")),
+            "delivery_date": parse_date(raw.get("delivery_date")),
+        }
 
 
 # --- CRM: profile, shop info, colleagues -------------------------------------------------------
@@ -775,14 +866,16 @@ class Profile(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": _text(raw.get("id")),
-                "name": _text(raw.get("name")),
-                "phone": parse_phone(raw.get("phone")),
-                "position": _text(raw.get("position")),
-                "bio": _text(raw.get("bio")),
-                "avatar": absolute_url(raw.get("avatar"), origin),
-                "can_edit": parse_bool(_pick(raw, "can_edit", "canEdit")),
-                "positions": _texts(raw.get("positions"))}
+        return {
+            "id": _text(raw.get("id")),
+            "name": _text(raw.get("name")),
+            "phone": parse_phone(raw.get("phone")),
+            "position": _text(raw.get("position")),
+            "bio": _text(raw.get("bio")),
+            "avatar": absolute_url(raw.get("avatar"), origin),
+            "can_edit": parse_bool(_pick(raw, "can_edit", "canEdit")),
+            "positions": _texts(raw.get("positions")),
+        }
 
 
 class SocialLinks(ApiModel):
@@ -803,15 +896,19 @@ class ShopInfo(ApiModel):
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
         social = _obj(_pick(raw, "social_media", "socialMedia", "social"))
-        return {"id": _text(raw.get("id")),
-                "name": _text(raw.get("name")),
-                "address": _text(raw.get("address")),
-                "phone": parse_phone(raw.get("phone")),
-                "working_hours": _text(_pick(raw, "working_hours", "workingHours")),
-                "city": _text(raw.get("city")),
-                "social": SocialLinks(instagram=_text(social.get("instagram")),
-                                      whatsapp=_text(social.get("whatsapp")),
-                                      telegram=_text(social.get("telegram")))}
+        return {
+            "id": _text(raw.get("id")),
+            "name": _text(raw.get("name")),
+            "address": _text(raw.get("address")),
+            "phone": parse_phone(raw.get("phone")),
+            "working_hours": _text(_pick(raw, "working_hours", "workingHours")),
+            "city": _text(raw.get("city")),
+            "social": SocialLinks(
+                instagram=_text(social.get("instagram")),
+                whatsapp=_text(social.get("whatsapp")),
+                telegram=_text(social.get("telegram")),
+            ),
+        }
 
 
 class Colleague(ApiModel):
@@ -824,13 +921,16 @@ class Colleague(ApiModel):
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
-        return {"id": _str_id(raw.get("id")),
-                "name": _text(raw.get("name")),
-                "phone": parse_phone(raw.get("phone")),
-                "position": _text(raw.get("position")),
-                "is_active": parse_bool(_pick(raw, "isActive", "is_active")),
-                "joined_at": parse_datetime(_pick(raw, "joinedDate", "joined_date", "joinedAt",
-                                                  "created_at", "createdAt"))}
+        return {
+            "id": _str_id(raw.get("id")),
+            "name": _text(raw.get("name")),
+            "phone": parse_phone(raw.get("phone")),
+            "position": _text(raw.get("position")),
+            "is_active": parse_bool(_pick(raw, "isActive", "is_active")),
+            "joined_at": parse_datetime(
+                _pick(raw, "joinedDate", "joined_date", "joinedAt", "created_at", "createdAt")
+            ),
+        }
 
 
 class ColleagueList(ApiModel):
@@ -842,5 +942,7 @@ class ColleagueList(ApiModel):
         items, around = items_of(raw)
         stats = _obj(_pick(around, "position_stats", "positionStats"))
         counted = {str(name): parse_int(count) for name, count in stats.items()}
-        return cls(items=Colleague._each(items, origin),
-                   position_stats={name: count for name, count in counted.items() if count is not None})
+        return cls(
+            items=Colleague._each(items, origin),
+            position_stats={name: count for name, count in counted.items() if count is not None},
+        )

@@ -47,10 +47,19 @@ class Money(BaseModel):
 
 
 _CURRENCY_ALIASES = {
-    "₸": "KZT", "тг": "KZT", "тнг": "KZT", "тенге": "KZT", "kzt": "KZT",
-    "$": "USD", "usd": "USD",
-    "€": "EUR", "eur": "EUR",
-    "₽": "RUB", "руб": "RUB", "р": "RUB", "rub": "RUB",
+    "₸": "KZT",
+    "тг": "KZT",
+    "тнг": "KZT",
+    "тенге": "KZT",
+    "kzt": "KZT",
+    "$": "USD",
+    "usd": "USD",
+    "€": "EUR",
+    "eur": "EUR",
+    "₽": "RUB",
+    "руб": "RUB",
+    "р": "RUB",
+    "rub": "RUB",
 }
 
 
@@ -327,14 +336,32 @@ class OrderStatus(StrEnum):
 # Keys are lower-case with "-" read as "_". Beware: "D" is finished but "DE" in delivery,
 # "C" cancelled but "CO" assembled, and "completed" is finished, not the spec's "CO".
 _STATUS_ALIASES = {
-    "n": "N", "new": "N",
-    "pd": "PD", "paid": "PD",
-    "ap": "AP", "accepted": "AP", "confirmed": "AP",
-    "co": "CO", "as": "CO", "assembled": "CO", "in_production": "CO",
-    "de": "DE", "id": "DE", "in_delivery": "DE", "in_transit": "DE",
-    "f": "F", "d": "F", "finished": "F", "completed": "F", "delivered": "F",
-    "un": "UN", "c": "UN", "cancelled": "UN", "canceled": "UN",
-    "rf": "RF", "refunded": "RF",
+    "n": "N",
+    "new": "N",
+    "pd": "PD",
+    "paid": "PD",
+    "ap": "AP",
+    "accepted": "AP",
+    "confirmed": "AP",
+    "co": "CO",
+    "as": "CO",
+    "assembled": "CO",
+    "in_production": "CO",
+    "de": "DE",
+    "id": "DE",
+    "in_delivery": "DE",
+    "in_transit": "DE",
+    "f": "F",
+    "d": "F",
+    "finished": "F",
+    "completed": "F",
+    "delivered": "F",
+    "un": "UN",
+    "c": "UN",
+    "cancelled": "UN",
+    "canceled": "UN",
+    "rf": "RF",
+    "refunded": "RF",
 }
 
 
@@ -417,14 +444,25 @@ def decode_delivery_slot(code: object) -> DeliverySlot | None:
         h1, m1, h2, m2 = (int(group) for group in match.groups())
         if h2 == 24 and m2:
             return DeliverySlot(code=None, start=None, end=None, label_key="text", raw=raw)
-        return DeliverySlot(
-            code=None, start=time(h1, m1), end=time(h2 % 24, m2), label_key="range", raw=raw
-        )
+        return DeliverySlot(code=None, start=time(h1, m1), end=time(h2 % 24, m2), label_key="range", raw=raw)
     by_time = _BY_TIME.fullmatch(raw)
     if by_time:
-        return DeliverySlot(code=None, start=None, end=time(int(by_time[1]), int(by_time[2])), label_key="by",
-                            raw=raw)
+        return DeliverySlot(
+            code=None, start=None, end=time(int(by_time[1]), int(by_time[2])), label_key="by", raw=raw
+        )
     if raw.lower() in _ASAP_TEXTS:
         return DeliverySlot(code=None, start=None, end=None, label_key="asap", raw=raw)
     # An unknown number is still a code (worth keeping), but only its text can be shown.
     return DeliverySlot(code=raw if raw.isdigit() else None, start=None, end=None, label_key="text", raw=raw)
+
+
+def sniff_image_type(content: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG or WebP image by its magic bytes; None for anything else
+    (a file's name or declared type says nothing about what is inside)."""
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(content) >= 12 and content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return None

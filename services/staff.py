@@ -38,6 +38,15 @@ class StaffService:
     async def get(self, telegram_id: int) -> StaffMember | None:
         return await self._staff.get(telegram_id)
 
+    async def names(self, telegram_ids: set[int]) -> dict[int, str]:
+        """Display names of the given people (those the bot knows)."""
+        found = {}
+        for telegram_id in telegram_ids:
+            member = await self._staff.get(telegram_id)
+            if member is not None:
+                found[telegram_id] = member.name
+        return found
+
     async def list_all(self) -> list[StaffMember]:
         return await self._staff.list_all()
 

@@ -69,3 +69,16 @@ def test_pick_locale():
     assert pick_locale(None, "kz") == "kk"
     assert pick_locale(None, "de") == "ru"
     assert pick_locale(None, None) == "ru"
+
+
+def test_no_translation_call_hides_inside_an_f_string():
+    # Babel does not extract _("…") inside f-strings: such text would stay Russian everywhere.
+    pattern = re.compile(r"""\{_\(\s*["']""")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("bot", "handlers", "services")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, offenders

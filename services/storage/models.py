@@ -71,7 +71,7 @@ class InviteRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_target", "target", "at"),)
+    __table_args__ = (Index("ix_audit_target", "target", "at"), Index("ix_audit_actor", "actor_id", "action"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.storage.models import AuditRow, FsmRow, KeyValueRow, StaffRow, utcnow
+from services.storage.models import AuditRow, FsmRow, KeyValueRow, OutboxRow, StaffRow, utcnow
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -161,10 +161,24 @@ class AuditLog:
             rows = await session.scalars(
                 select(AuditRow).where(AuditRow.target == target).order_by(AuditRow.id.desc()).limit(limit)
             )
-            return [
-                AuditEntry(r.id, r.at, r.actor_id, r.action, r.target, r.before, r.after, r.comment)
-                for r in rows
-            ]
+            return [_entry(r) for r in rows]
+
+    async def by_actor(
+        self, actor_id: int, *, action: str, after: str | None = None, limit: int = 500
+    ) -> list[AuditEntry]:
+        """What one person did, newest first (e.g. the orders a courier took into delivery)."""
+        async with self._sessions() as session:
+            query = select(AuditRow).where(AuditRow.actor_id == actor_id, AuditRow.action == action)
+            if after is not None:
+                query = query.where(AuditRow.after == after)
+            rows = await session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
+            return [_entry(r) for r in rows]
+
+
+def _entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        row.id, row.at, row.actor_id, row.action, row.target, row.before, row.after, row.comment
+    )
 
 
 class KeyValueStore:
@@ -229,3 +243,118 @@ class FsmRepository:
                 row.data = encoded
                 if not data and row.state is None:
                     await session.delete(row)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    result: dict[str, Any] | None
+    created_by: int | None
+    chat_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: OutboxRow) -> OutboxEntry:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            payload=json.loads(row.payload),
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            result=json.loads(row.result) if row.result else None,
+            created_by=row.created_by,
+            chat_id=row.chat_id,
+            created_at=row.created_at,
+        )
+
+
+class OutboxRepository:
+    """Writes people confirmed, kept until the API has confirmed or refused them."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def add(
+        self,
+        op_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        created_by: int | None,
+        chat_id: int | None,
+        next_attempt_at: datetime,
+        created_at: datetime | None = None,
+    ) -> OutboxEntry:
+        async with self._sessions.begin() as session:
+            row = OutboxRow(
+                id=op_id,
+                kind=kind,
+                payload=json.dumps(payload, ensure_ascii=False, default=str),
+                status="pending",
+                attempts=0,
+                next_attempt_at=next_attempt_at,
+                created_by=created_by,
+                chat_id=chat_id,
+                created_at=created_at or utcnow(),
+                updated_at=utcnow(),
+            )
+            session.add(row)
+            await session.flush()
+            return OutboxEntry.from_row(row)
+
+    async def get(self, op_id: str) -> OutboxEntry | None:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, op_id)
+            return OutboxEntry.from_row(row) if row else None
+
+    async def due(self, now: datetime, limit: int = 20) -> list[OutboxEntry]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.status.in_(("pending", "checking")), OutboxRow.next_attempt_at <= now)
+                .order_by(OutboxRow.next_attempt_at)
+                .limit(limit)
+            )
+            return [OutboxEntry.from_row(r) for r in rows]
+
+    async def pending(self) -> list[OutboxEntry]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.status.in_(("pending", "checking")))
+                .order_by(OutboxRow.created_at)
+            )
+            return [OutboxEntry.from_row(r) for r in rows]
+
+    async def update(
+        self,
+        op_id: str,
+        *,
+        status: str,
+        next_attempt_at: datetime | None = None,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        attempted: bool = True,
+    ) -> OutboxEntry:
+        async with self._sessions.begin() as session:
+            row = await session.get(OutboxRow, op_id)
+            if row is None:
+                raise KeyError(op_id)
+            row.status = status
+            if attempted:
+                row.attempts += 1
+            if next_attempt_at is not None:
+                row.next_attempt_at = next_attempt_at
+            row.last_error = error
+            if result is not None:
+                row.result = json.dumps(result, ensure_ascii=False, default=str)
+            await session.flush()
+            return OutboxEntry.from_row(row)

@@ -1,0 +1,257 @@
+"""Stock: finding flowers the way people type them, checking typed quantities and prices,
+reading supplier invoices pasted as text, and the stock lookups. Knows nothing of Telegram."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from services.crm_api import CrmApi
+from services.models import Flower, LowStockReport, Movement, StockProduct
+
+MAX_STEMS = 100_000
+MAX_PRICE = 10_000_000
+TEXT_MAX = 500
+INVOICE_MAX_LINES = 50
+
+
+class InputProblem(StrEnum):
+    """Why a typed value was refused; the UI words it."""
+
+    EMPTY = "empty"
+    NOT_A_NUMBER = "not_a_number"
+    FRACTION = "fraction"
+    NOT_POSITIVE = "not_positive"
+    TOO_BIG = "too_big"
+    TOO_LONG = "too_long"
+
+
+class InputError(ValueError):
+    def __init__(self, problem: InputProblem, limit: int | None = None) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.limit = limit
+
+
+_QUANTITY = re.compile(r"^\s*(\d{1,12})\s*(?:шт\.?|штук[аи]?|pcs|дана)?\s*$", re.IGNORECASE)
+_SIGNED_OR_DECIMAL = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?\s*(?:шт\.?)?\s*$", re.IGNORECASE)
+
+
+def parse_quantity(text: str | None, *, maximum: int = MAX_STEMS, allow_zero: bool = False) -> int:
+    """Whole stems as a person types them: «50», «50 шт», « 50 ». Raises InputError."""
+    if text is None or not text.strip():
+        raise InputError(InputProblem.EMPTY)
+    match = _QUANTITY.match(text)
+    if match is None:
+        if _SIGNED_OR_DECIMAL.match(text):
+            stripped = text.strip()
+            if stripped.startswith("-"):
+                raise InputError(InputProblem.NOT_POSITIVE)
+            if "e" in stripped.lower():
+                raise InputError(InputProblem.TOO_BIG, maximum)
+            raise InputError(InputProblem.FRACTION)
+        raise InputError(InputProblem.NOT_A_NUMBER)
+    value = int(match.group(1))
+    if value == 0 and not allow_zero:
+        raise InputError(InputProblem.NOT_POSITIVE)
+    if value > maximum:
+        raise InputError(InputProblem.TOO_BIG, maximum)
+    return value
+
+
+_PRICE = re.compile(r"^\s*(\d[\d\s\u00a0\u202f]*)\s*(?:₸|тг\.?|тенге|kzt)?\s*$", re.IGNORECASE)
+
+
+def parse_price(text: str | None, *, maximum: int = MAX_PRICE) -> int:
+    """Tenge as typed: «120», «1 200», «1200 ₸», «0». Raises InputError."""
+    if text is None or not text.strip():
+        raise InputError(InputProblem.EMPTY)
+    match = _PRICE.match(text)
+    if match is None:
+        if _SIGNED_OR_DECIMAL.match(text):
+            if text.strip().startswith("-"):
+                raise InputError(InputProblem.NOT_POSITIVE)
+            raise InputError(InputProblem.FRACTION)
+        raise InputError(InputProblem.NOT_A_NUMBER)
+    digits = re.sub(r"\D", "", match.group(1))
+    if len(digits) > 12 or int(digits) > maximum:
+        raise InputError(InputProblem.TOO_BIG, maximum)
+    return int(digits)
+
+
+def clean_text(text: str | None, *, limit: int = TEXT_MAX) -> str:
+    """Free text (reason, note, supplier): trimmed, whitespace folded. Raises InputError."""
+    value = " ".join((text or "").split())
+    if not value:
+        raise InputError(InputProblem.EMPTY)
+    if len(value) > limit:
+        raise InputError(InputProblem.TOO_LONG, limit)
+    return value
+
+
+# --- finding flowers -------------------------------------------------------------------------------
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text.casefold().replace("ё", "е")).strip()
+
+
+def _tokens(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def match_score(query: str, name: str) -> int:
+    """0 when some query word is missing from the name; otherwise higher is better.
+    Every query word must start a word of the name, in any order («роза 60» → «Роза красная 60 см»)."""
+    wanted = _tokens(query)
+    words = _tokens(name)
+    if not wanted:
+        return 0
+    score = 0
+    for token in wanted:
+        if token in words:
+            score += 3
+        elif any(word.startswith(token) for word in words):
+            score += 2
+        else:
+            return 0
+    return score * 10 - max(len(words) - len(wanted), 0)
+
+
+def find_flowers(query: str, flowers: list[Flower]) -> list[Flower]:
+    """Flowers matching what a person typed, best first."""
+    scored = [(match_score(query, f.name) or match_score(query, f.name_en or ""), f) for f in flowers]
+    return [f for s, f in sorted(scored, key=lambda p: (-p[0], p[1].name)) if s > 0]
+
+
+def suggest(query: str, flowers: list[Flower], limit: int = 3) -> list[Flower]:
+    """Close names for a line that matched nothing (typos: «ростки», «эустамо»)."""
+    wanted = normalize(query)
+    by_name = {normalize(f.name): f for f in flowers}
+    close = difflib.get_close_matches(wanted, list(by_name), n=limit, cutoff=0.45)
+    if not close:
+        first = wanted.split()[0] if wanted.split() else ""
+        close = [
+            n for n in by_name if first and difflib.SequenceMatcher(None, first, n.split()[0]).ratio() > 0.6
+        ]
+    return [by_name[n] for n in close[:limit]]
+
+
+# --- invoices --------------------------------------------------------------------------------------
+
+
+class LineStatus(StrEnum):
+    OK = "ok"
+    UNMATCHED = "unmatched"
+    AMBIGUOUS = "ambiguous"
+    BAD_NUMBER = "bad_number"
+
+
+@dataclass
+class InvoiceLine:
+    text: str
+    status: LineStatus
+    flower: Flower | None = None
+    quantity: int | None = None
+    price: int | None = None
+    suggestions: list[Flower] = field(default_factory=list)
+
+
+_NUMBER = re.compile(r"^\d{1,9}$")
+
+
+def parse_invoice(text: str, flowers: list[Flower]) -> list[InvoiceLine]:
+    """One line per flower: «Роза красная 60 50 120» = name, quantity, price per stem (optional).
+    A number may belong to the name (60 cm): the reading whose name matches best wins."""
+    lines: list[InvoiceLine] = []
+    for raw in text.splitlines():
+        line = " ".join(raw.replace("\t", " ").split()).strip(" ,;-–—")
+        if not line:
+            continue
+        lines.append(_parse_line(line, flowers))
+        if len(lines) >= INVOICE_MAX_LINES:
+            break
+    return lines
+
+
+def _parse_line(line: str, flowers: list[Flower]) -> InvoiceLine:
+    words = re.sub(r"(?<=\d)\s*(?:шт\.?|штук[аи]?|₸|тг\.?)(?=\s|$)", "", line, flags=re.IGNORECASE).split()
+    numbers = 0
+    while numbers < len(words) and _NUMBER.match(words[len(words) - 1 - numbers]):
+        numbers += 1
+    if numbers == 0 or numbers == len(words):
+        return InvoiceLine(line, LineStatus.BAD_NUMBER)
+    best: InvoiceLine | None = None
+    best_key: tuple[int, int] = (-1, -1)
+    for with_price in (True, False):
+        taken = 2 if with_price else 1
+        if numbers < taken or numbers - taken > 2:
+            continue
+        name = " ".join(words[: len(words) - taken])
+        values = words[len(words) - taken :]
+        candidates = find_flowers(name, flowers)
+        if not candidates:
+            continue
+        top = match_score(name, candidates[0].name)
+        tied = [c for c in candidates if match_score(name, c.name) == top]
+        key = (1 if len(tied) == 1 else 0, top)
+        if key <= best_key:
+            continue
+        try:
+            quantity = parse_quantity(values[0])
+            price = parse_price(values[1]) if with_price else None
+        except InputError:
+            continue
+        best_key = key
+        if len(tied) == 1:
+            best = InvoiceLine(line, LineStatus.OK, tied[0], quantity, price)
+        else:
+            best = InvoiceLine(line, LineStatus.AMBIGUOUS, None, quantity, price, tied[:3])
+    if best is not None:
+        return best
+    name = " ".join(words[: len(words) - 1])
+    return InvoiceLine(line, LineStatus.UNMATCHED, suggestions=suggest(name, flowers))
+
+
+# --- lookups ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LowStock:
+    flowers: list[Flower]  # at or below the threshold, out of stock first
+    products: list[StockProduct]
+    threshold: int
+
+
+class InventoryService:
+    def __init__(self, crm: CrmApi, *, threshold: int) -> None:
+        self._crm = crm
+        self.threshold = threshold
+
+    async def flowers(self) -> list[Flower]:
+        return await self._crm.list_flowers()
+
+    async def search(self, query: str) -> list[Flower]:
+        """One call: the active flowers, matched here (the server only does substrings)."""
+        flowers = await self._crm.list_flowers()
+        if not query.strip():
+            return sorted(flowers, key=lambda f: normalize(f.name))
+        return find_flowers(query, flowers)
+
+    async def flower(self, flower_id: str) -> Flower | None:
+        for flower in await self._crm.list_flowers():
+            if flower.id == flower_id:
+                return flower
+        return None
+
+    async def history(self, flower_id: str | None = None, limit: int = 20) -> list[Movement]:
+        return await self._crm.history(flower_id=flower_id, limit=limit)
+
+    async def low_stock(self) -> LowStock:
+        report: LowStockReport = await self._crm.low_stock(threshold=self.threshold)
+        flowers = [f for f in await self._crm.list_flowers() if f.quantity <= self.threshold]
+        flowers.sort(key=lambda f: (f.quantity > 0, f.quantity, normalize(f.name)))
+        products = sorted(report.products, key=lambda p: (p.quantity, p.name))
+        return LowStock(flowers, products, self.threshold)

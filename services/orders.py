@@ -1,0 +1,373 @@
+"""Orders: which lists a person sees, which status changes they may make, and making them
+exactly once. Knows nothing of Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from services.cvety_api import CvetyApi
+from services.errors import ApiError, ApiNotFound, ApiRejected, ApiUnavailable, ApiUnknownOutcome
+from services.models import AllowedStatuses, Order, OrderStatus
+from services.roles import Permission, Role, can
+from services.storage.repositories import AuditEntry, AuditLog
+
+log = logging.getLogger(__name__)
+
+S = OrderStatus
+CLOSED_STATUSES = frozenset({S.FINISHED, S.CANCELLED, S.REFUNDED})
+LIST_FETCH_LIMIT = 100  # the server's maximum page: one call serves every page of a tab
+PAGE_SIZE = 8
+AUDIT_ACTION = "order.status"
+
+# What each role may do (design.md); owners and seniors may also do whatever else the server allows.
+_FLORIST_MOVES = {(S.NEW, S.ACCEPTED), (S.PAID, S.ACCEPTED), (S.ACCEPTED, S.ASSEMBLED)}
+_COURIER_MOVES = {(S.ASSEMBLED, S.IN_DELIVERY), (S.IN_DELIVERY, S.FINISHED)}
+
+
+def is_open(status: str) -> bool:
+    """Not finished, cancelled or refunded; unknown codes (TR, RO, …) are mid-flow, so open."""
+    return bool(status) and status not in CLOSED_STATUSES
+
+
+def may_change(role: Role, current: str, target: str) -> bool:
+    """Whether this role may move an order from `current` to `target` (the server decides too)."""
+    if current == target or not target:
+        return False
+    if can(role, Permission.ORDERS_CANCEL_AND_OTHER):
+        return True
+    move = (current, target)
+    if can(role, Permission.ORDERS_ACCEPT_ASSEMBLE) and move in _FLORIST_MOVES:
+        return True
+    return can(role, Permission.ORDERS_DELIVER) and move in _COURIER_MOVES
+
+
+def may_view(role: Role, order: Order, *, took_it: bool = False) -> bool:
+    if can(role, Permission.ORDERS_VIEW_ALL):
+        return True
+    if can(role, Permission.ORDERS_VIEW_OPEN):
+        return is_open(order.status)
+    if can(role, Permission.ORDERS_VIEW_COURIER):
+        return order.status == S.ASSEMBLED or (order.status == S.IN_DELIVERY and took_it)
+    return False
+
+
+def actions_for(role: Role, allowed: AllowedStatuses) -> list[str]:
+    """The buttons: the server's allowed statuses ∩ what the role may do, in the server's order."""
+    return [code for code in allowed.allowed if may_change(role, allowed.current, code)]
+
+
+class Tab(StrEnum):
+    NEW = "n"  # N + PD
+    ACCEPTED = "a"
+    ASSEMBLED = "c"
+    IN_DELIVERY = "d"
+    TODAY = "t"
+    TOMORROW = "m"
+    READY = "r"  # courier: assembled, ready to go
+    MINE = "y"  # courier: my deliveries
+
+
+STAFF_TABS = (Tab.NEW, Tab.ACCEPTED, Tab.ASSEMBLED, Tab.IN_DELIVERY, Tab.TODAY, Tab.TOMORROW)
+COURIER_TABS = (Tab.READY, Tab.MINE)
+
+_TAB_STATUSES: dict[Tab, frozenset[str]] = {
+    Tab.NEW: frozenset({S.NEW, S.PAID}),
+    Tab.ACCEPTED: frozenset({S.ACCEPTED}),
+    Tab.ASSEMBLED: frozenset({S.ASSEMBLED}),
+    Tab.IN_DELIVERY: frozenset({S.IN_DELIVERY}),
+    Tab.READY: frozenset({S.ASSEMBLED}),
+    Tab.MINE: frozenset({S.IN_DELIVERY}),
+}
+# A single status the server may filter by (it is re-filtered here anyway).
+_SERVER_FILTER = {
+    Tab.ACCEPTED: S.ACCEPTED,
+    Tab.ASSEMBLED: S.ASSEMBLED,
+    Tab.IN_DELIVERY: S.IN_DELIVERY,
+    Tab.READY: S.ASSEMBLED,
+    Tab.MINE: S.IN_DELIVERY,
+}
+
+
+def tabs_for(role: Role) -> tuple[Tab, ...]:
+    if can(role, Permission.ORDERS_VIEW_ALL) or can(role, Permission.ORDERS_VIEW_OPEN):
+        return STAFF_TABS
+    if can(role, Permission.ORDERS_VIEW_COURIER):
+        return COURIER_TABS
+    return ()
+
+
+@dataclass(frozen=True)
+class OrderListPage:
+    tab: Tab
+    orders: list[Order]  # this page
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Handling:
+    """Who moved an order to a status, and when (from the audit log)."""
+
+    actor_id: int | None
+    status: str
+    at: datetime
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class OrderCard:
+    order: Order
+    allowed: AllowedStatuses | None  # None when allowed-statuses failed: show the card without buttons
+    handled: list[Handling] = field(default_factory=list)  # oldest first
+    photo_url: str | None = None  # bouquet photo: the server's, else one the bot attached
+
+
+class ChangeOutcome(StrEnum):
+    CHANGED = "changed"
+    ALREADY = "already"  # someone (or a double tap) was faster: the order is no longer where the button was
+    REFUSED = "refused"  # the server said no
+    UNKNOWN = "unknown"  # timed out and the re-read could not tell
+    UNAVAILABLE = "unavailable"  # nothing happened: the server could not be reached
+    FORBIDDEN = "forbidden"  # the role may not do this (a forged or stale button)
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    outcome: ChangeOutcome
+    card: OrderCard | None = None
+    reason: str | None = None  # the server's message for REFUSED
+    by: Handling | None = None  # for ALREADY: who moved it, if the bot knows
+
+
+def slot_start(order: Order) -> time:
+    slot = order.delivery_slot
+    if slot is None:
+        return time(23, 59)
+    if slot.label_key == "asap":
+        return time(0, 0)
+    if slot.start is not None:
+        return slot.start
+    if slot.end is not None:
+        return slot.end
+    return time(23, 59)
+
+
+def delivery_sort_key(order: Order) -> tuple[date, time, int]:
+    """Nearest delivery first; orders without a date last."""
+    return (order.delivery_date or date.max, slot_start(order), order.id)
+
+
+class OrderService:
+    def __init__(
+        self,
+        cvety: CvetyApi,
+        audit: AuditLog,
+        *,
+        tz: ZoneInfo,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._cvety = cvety
+        self._audit = audit
+        self._tz = tz
+        self._now = now or (lambda: datetime.now(tz))
+        # One change per order at a time in this process, so two taps cannot both get through.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def today(self) -> date:
+        return self._now().astimezone(self._tz).date()
+
+    # --- lists ---------------------------------------------------------------------------------
+
+    async def list_tab(self, tab: Tab, role: Role, actor_id: int, page: int = 0) -> OrderListPage:
+        """One API call per page shown: the newest orders, filtered and sorted here."""
+        if tab not in tabs_for(role):
+            raise PermissionError(f"tab {tab} is not for {role}")
+        server_status = _SERVER_FILTER.get(tab)
+        result = await self._cvety.list_orders(status=server_status, limit=LIST_FETCH_LIMIT)
+        mine = await self._taken_by(actor_id) if tab is Tab.MINE else set()
+        orders = [
+            o for o in result.items if self._in_tab(o, tab, mine) and may_view(role, o, took_it=o.id in mine)
+        ]
+        orders.sort(key=delivery_sort_key)
+        pages = max(1, -(-len(orders) // PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        return OrderListPage(tab, orders[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, pages, len(orders))
+
+    def _in_tab(self, order: Order, tab: Tab, mine: set[int]) -> bool:
+        if tab is Tab.TODAY:
+            return is_open(order.status) and order.delivery_date == self.today()
+        if tab is Tab.TOMORROW:
+            return is_open(order.status) and order.delivery_date == self.today() + timedelta(days=1)
+        if tab is Tab.MINE:
+            return order.status == S.IN_DELIVERY and order.id in mine
+        return order.status in _TAB_STATUSES[tab]
+
+    async def _taken_by(self, actor_id: int) -> set[int]:
+        entries = await self._audit.by_actor(actor_id, action=AUDIT_ACTION, after=S.IN_DELIVERY)
+        return {int(e.target.split(":", 1)[1]) for e in entries if e.target.startswith("order:")}
+
+    async def took_it(self, order_id: int, actor_id: int) -> bool:
+        return order_id in await self._taken_by(actor_id)
+
+    # --- cards ---------------------------------------------------------------------------------
+
+    async def card(self, order_id: int) -> OrderCard:
+        """At most two calls, made together: the order and its allowed statuses."""
+        detail, allowed_or_error = await asyncio.gather(
+            self._cvety.get_order(order_id), self._cvety.allowed_statuses(order_id), return_exceptions=True
+        )
+        if isinstance(detail, BaseException):
+            raise detail
+        allowed: AllowedStatuses | None
+        if isinstance(allowed_or_error, ApiError):
+            log.warning("allowed-statuses for order %s failed: %s", order_id, type(allowed_or_error).__name__)
+            allowed = None
+        elif isinstance(allowed_or_error, BaseException):
+            raise allowed_or_error
+        elif allowed_or_error.current and allowed_or_error.current != detail.status:
+            # The two reads raced a change: trust neither for buttons.
+            allowed = AllowedStatuses(order_id=order_id, current=detail.status, allowed=[])
+        else:
+            allowed = allowed_or_error
+        handled = await self.handling(order_id)
+        return OrderCard(detail, allowed, handled, self._photo(detail, handled))
+
+    async def handling(self, order_id: int) -> list[Handling]:
+        entries = await self._audit.for_target(f"order:{order_id}", limit=20)
+        return [_handling(e) for e in reversed(entries) if e.action == AUDIT_ACTION]
+
+    @staticmethod
+    def _photo(order: Order, handled: list[Handling]) -> str | None:
+        if order.assembled_image_url:
+            return order.assembled_image_url
+        for entry in reversed(handled):
+            url = photo_url_in(entry.comment)
+            if url and entry.status == S.ASSEMBLED:
+                return url
+        return None
+
+    # --- status changes ------------------------------------------------------------------------
+
+    async def change_status(
+        self,
+        *,
+        actor_id: int,
+        role: Role,
+        order_id: int,
+        expected: str,
+        target: str,
+        comment: str | None = None,
+    ) -> ChangeResult:
+        """Move `order_id` from `expected` to `target` once, whatever the taps and the network do."""
+        if not may_change(role, expected, target):
+            return ChangeResult(ChangeOutcome.FORBIDDEN)
+        lock = self._locks.get(order_id)
+        if lock is None:
+            lock = self._locks[order_id] = asyncio.Lock()
+        async with lock:
+            try:
+                before = await self.card(order_id)
+            except ApiNotFound:
+                return ChangeResult(ChangeOutcome.NOT_FOUND)
+            except (ApiUnavailable, ApiRejected):
+                return ChangeResult(ChangeOutcome.UNAVAILABLE)
+            current = before.order.status
+            if current != expected:
+                return ChangeResult(ChangeOutcome.ALREADY, before, by=self._last_move(before))
+            if before.allowed is None:
+                return ChangeResult(ChangeOutcome.UNAVAILABLE, before)
+            if target not in before.allowed.allowed:
+                return ChangeResult(ChangeOutcome.REFUSED, before)
+            try:
+                await self._cvety.change_status(order_id, target, comment)
+            except ApiUnknownOutcome:
+                return await self._settle_unknown(actor_id, order_id, expected, target, comment)
+            except ApiRejected as exc:
+                return ChangeResult(
+                    ChangeOutcome.REFUSED, await self._card_or(before), reason=exc.server_message
+                )
+            except ApiUnavailable:
+                return ChangeResult(ChangeOutcome.UNAVAILABLE, before)
+            await self._record(actor_id, order_id, expected, target, comment)
+            return ChangeResult(ChangeOutcome.CHANGED, await self._card_or(before, changed_to=target))
+
+    async def _settle_unknown(
+        self, actor_id: int, order_id: int, expected: str, target: str, comment: str | None
+    ) -> ChangeResult:
+        """The write timed out: read what is true and report that."""
+        try:
+            after = await self.card(order_id)
+        except ApiError:
+            return ChangeResult(ChangeOutcome.UNKNOWN)
+        if after.order.status == target:
+            await self._record(actor_id, order_id, expected, target, comment)
+            return ChangeResult(ChangeOutcome.CHANGED, await self._card_or(after))
+        if after.order.status == expected:
+            return ChangeResult(ChangeOutcome.UNAVAILABLE, after)
+        return ChangeResult(ChangeOutcome.ALREADY, after, by=self._last_move(after))
+
+    async def _record(
+        self, actor_id: int, order_id: int, before: str, after: str, comment: str | None
+    ) -> None:
+        await self._audit.record(
+            actor_id=actor_id,
+            action=AUDIT_ACTION,
+            target=f"order:{order_id}",
+            before=before,
+            after=after,
+            comment=comment,
+        )
+
+    async def _card_or(self, fallback: OrderCard, changed_to: str | None = None) -> OrderCard:
+        try:
+            return await self.card(fallback.order.id)
+        except ApiError:
+            if changed_to is None:
+                return fallback
+            order = fallback.order.model_copy(update={"status": changed_to})
+            return OrderCard(order, None, await self.handling(order.id), fallback.photo_url)
+
+    @staticmethod
+    def _last_move(card: OrderCard) -> Handling | None:
+        for entry in reversed(card.handled):
+            if entry.status == card.order.status:
+                return entry
+        return None
+
+    # --- photos --------------------------------------------------------------------------------
+
+    async def upload_photo(self, content: bytes, filename: str, content_type: str) -> str:
+        """Upload a bouquet or delivery photo; the URL to put into the status comment."""
+        result = await self._cvety.upload_images([(filename, content, content_type)])
+        if not result.urls:
+            raise ApiRejected("upload returned no URL", backend="cvety", endpoint="POST /uploads/images")
+        return result.urls[0]
+
+
+PHOTO_MARK = "📷 "
+
+
+def photo_comment(url: str, text: str | None = None) -> str:
+    return f"{text}\n{PHOTO_MARK}{url}" if text else f"{PHOTO_MARK}{url}"
+
+
+def photo_url_in(comment: str | None) -> str | None:
+    if not comment:
+        return None
+    for line in comment.splitlines():
+        if line.startswith(PHOTO_MARK):
+            return line.removeprefix(PHOTO_MARK).strip() or None
+    return None
+
+
+def _handling(entry: AuditEntry) -> Handling:
+    return Handling(entry.actor_id, entry.after or "", entry.at, entry.comment)

@@ -1,0 +1,196 @@
+"""The outbox: a stock write a person confirmed is stored before the API call and retried until
+the CRM confirms or refuses it — never lost, never counted twice.
+
+Each write carries an operation id that also goes into the movement's note (`[op:7f3a91c2]`), so
+after a timeout the outbox can look in the history for its own movement before sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from services.crm_api import CrmApi
+from services.errors import ApiRejected, ApiUnavailable, ApiUnknownOutcome
+from services.storage.repositories import OutboxEntry, OutboxRepository
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=5)
+MAX_RETRY = timedelta(minutes=10)
+CHECK_AFTER_TIMEOUT = timedelta(seconds=3)
+GIVE_UP_AFTER = timedelta(hours=24)
+# While the first attempt runs, the retry job must not pick the same write up.
+IN_FLIGHT = timedelta(minutes=2)
+HISTORY_LOOKBACK = 100
+
+
+class WriteKind(StrEnum):
+    FLOWER_DELIVERY = "flower_delivery"
+    FLOWER_WRITEOFF = "flower_writeoff"
+    STOCK_SET = "stock_set"  # absolute quantities (stocktake): safe to send again
+
+
+class WriteState(StrEnum):
+    DONE = "done"
+    QUEUED = "queued"  # stored; will be sent when the CRM answers
+    FAILED = "failed"  # refused by the CRM (or given up): nothing was written
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    op_id: str
+    kind: WriteKind
+    state: WriteState
+    payload: dict[str, Any]
+    result: dict[str, Any] | None = None
+    reason: str | None = None
+    chat_id: int | None = None
+    created_by: int | None = None
+    retried: bool = False  # finished by the retry job, not in the person's own request
+
+
+def op_mark(op_id: str) -> str:
+    return f"[op:{op_id}]"
+
+
+def with_mark(note: str | None, op_id: str) -> str:
+    return f"{note} {op_mark(op_id)}" if note else op_mark(op_id)
+
+
+class Outbox:
+    def __init__(
+        self, repository: OutboxRepository, crm: CrmApi, *, now: Callable[[], datetime] | None = None
+    ) -> None:
+        self._repository = repository
+        self._crm = crm
+        self._now = now or (lambda: datetime.now(UTC))
+
+    async def submit(
+        self, kind: WriteKind, payload: dict[str, Any], *, created_by: int | None, chat_id: int | None
+    ) -> WriteOutcome:
+        """Store the write, then try it once right away."""
+        op_id = secrets.token_hex(4)
+        if kind is not WriteKind.STOCK_SET:
+            payload = {**payload, "note": with_mark(payload.get("note"), op_id)}
+        entry = await self._repository.add(
+            op_id,
+            kind.value,
+            payload,
+            created_by=created_by,
+            chat_id=chat_id,
+            next_attempt_at=self._now() + IN_FLIGHT,
+            created_at=self._now(),
+        )
+        log.info("outbox %s: %s stored", op_id, kind.value)
+        return await self._attempt(entry, retried=False)
+
+    async def retry_due(self) -> list[WriteOutcome]:
+        """One pass over the writes whose time has come; returns those that finished."""
+        finished = []
+        for entry in await self._repository.due(self._now()):
+            outcome = await self._attempt(entry, retried=True)
+            if outcome.state is not WriteState.QUEUED:
+                finished.append(outcome)
+        return finished
+
+    async def pending(self) -> list[OutboxEntry]:
+        return await self._repository.pending()
+
+    async def _attempt(self, entry: OutboxEntry, *, retried: bool) -> WriteOutcome:
+        kind = WriteKind(entry.kind)
+        if self._now() - entry.created_at > GIVE_UP_AFTER:
+            return await self._finish(entry, WriteState.FAILED, reason="expired", retried=retried)
+        try:
+            if entry.status == "checking":
+                found = await self._find_in_history(entry)
+                if found is not None:
+                    log.info("outbox %s: found in history, not sent again", entry.id)
+                    return await self._finish(entry, WriteState.DONE, result=found, retried=retried)
+            result = await self._send(kind, entry.payload)
+        except ApiUnknownOutcome:
+            # It may have landed: look for our movement before sending again.
+            status = "pending" if kind is WriteKind.STOCK_SET else "checking"
+            return await self._later(entry, status, "unknown outcome", CHECK_AFTER_TIMEOUT, retried)
+        except ApiRejected as exc:
+            return await self._finish(
+                entry, WriteState.FAILED, reason=exc.server_message or exc.message, retried=retried
+            )
+        except ApiUnavailable as exc:
+            delay = min(FIRST_RETRY * 3**entry.attempts, MAX_RETRY)
+            return await self._later(entry, entry.status, exc.message, delay, retried)
+        return await self._finish(entry, WriteState.DONE, result=result, retried=retried)
+
+    async def _send(self, kind: WriteKind, payload: dict[str, Any]) -> dict[str, Any]:
+        if kind is WriteKind.FLOWER_DELIVERY:
+            delivery = await self._crm.flower_delivery(
+                payload["flower_id"],
+                int(payload["quantity"]),
+                supplier=payload.get("supplier"),
+                price=payload.get("price"),
+                note=payload.get("note"),
+            )
+            return delivery.model_dump(mode="json")
+        if kind is WriteKind.FLOWER_WRITEOFF:
+            writeoff = await self._crm.flower_writeoff(
+                payload["flower_id"], int(payload["quantity"]), payload["reason"], note=payload.get("note")
+            )
+            return writeoff.model_dump(mode="json")
+        updates = [(str(u["product_id"]), int(u["quantity"])) for u in payload["updates"]]
+        if len(updates) == 1:
+            single = await self._crm.inventory_update(updates[0][0], updates[0][1], note=payload.get("note"))
+            return {"updated_count": 1, "updated_products": [single.model_dump(mode="json")], "errors": []}
+        bulk = await self._crm.inventory_bulk_update(updates)
+        return bulk.model_dump(mode="json")
+
+    async def _find_in_history(self, entry: OutboxEntry) -> dict[str, Any] | None:
+        mark = op_mark(entry.id)
+        movements = await self._crm.history(flower_id=entry.payload.get("flower_id"), limit=HISTORY_LOOKBACK)
+        for movement in movements:
+            if movement.note and mark in movement.note:
+                return {"found_in_history": True, "movement": movement.model_dump(mode="json")}
+        return None
+
+    async def _later(
+        self, entry: OutboxEntry, status: str, error: str, delay: timedelta, retried: bool
+    ) -> WriteOutcome:
+        updated = await self._repository.update(
+            entry.id, status=status, next_attempt_at=self._now() + delay, error=error
+        )
+        log.warning("outbox %s: %s; next try in %ss", entry.id, error, int(delay.total_seconds()))
+        return _outcome(updated, WriteState.QUEUED, retried=retried)
+
+    async def _finish(
+        self,
+        entry: OutboxEntry,
+        state: WriteState,
+        *,
+        result: dict[str, Any] | None = None,
+        reason: str | None = None,
+        retried: bool,
+    ) -> WriteOutcome:
+        status = "done" if state is WriteState.DONE else "failed"
+        updated = await self._repository.update(entry.id, status=status, error=reason, result=result)
+        log.info("outbox %s: %s%s", entry.id, status, f" ({reason})" if reason else "")
+        return _outcome(updated, state, reason=reason, retried=retried)
+
+
+def _outcome(
+    entry: OutboxEntry, state: WriteState, *, reason: str | None = None, retried: bool = False
+) -> WriteOutcome:
+    return WriteOutcome(
+        op_id=entry.id,
+        kind=WriteKind(entry.kind),
+        state=state,
+        payload=entry.payload,
+        result=entry.result,
+        reason=reason,
+        chat_id=entry.chat_id,
+        created_by=entry.created_by,
+        retried=retried,
+    )

@@ -1,0 +1,483 @@
+"""Orders from the phone, end to end: the real bot over HTTP, the fake Telegram, the sandbox APIs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sandbox import data
+from services.orders import AUDIT_ACTION
+from tests.conftest import COURIER, FLORIST, OWNER, SENIOR, Harness, start_harness
+from tests.fake_telegram import TINY_PNG, FakeTelegram
+
+ORDERS = "/cvety/api/v2/orders"
+DETAIL = "/cvety/api/v2/orders/detail"
+ALLOWED = "/cvety/api/v2/order/allowed-statuses"
+CHANGE = "/cvety/api/v2/order/change-status"
+UPLOAD = "/cvety/api/v2/uploads/images"
+
+
+def status_of(bot: Harness, order_id: int) -> str:
+    assert bot.sandbox is not None
+    return bot.sandbox.state.order(order_id).status
+
+
+def changes(bot: Harness) -> int:
+    assert bot.sandbox is not None
+    return bot.sandbox.faults.calls("POST", CHANGE)
+
+
+def requests_to(bot: Harness, path: str, since: int = 0) -> int:
+    assert bot.sandbox is not None
+    return sum(1 for r in bot.sandbox.requests[since:] if r.path == path)
+
+
+async def open_card(bot: Harness, user: int, order_id: int) -> dict:
+    await bot.tg.send_message(user, f"/order {order_id}")
+    return await bot.tg.wait_for_message(user, text_contains=f"№{order_id}")
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+
+async def test_orders_list_tabs_are_edited_in_place_with_one_call_per_page(bot: Harness):
+    assert bot.sandbox is not None
+    mark = len(bot.sandbox.requests)
+    await bot.tg.send_message(OWNER, "/orders")
+    page = await bot.tg.wait_for_message(OWNER, text_contains="Новые")
+    assert requests_to(bot, ORDERS, mark) == 1 and requests_to(bot, DETAIL, mark) == 0
+    for order_id in (data.ORDER_N, data.ORDER_PD, data.ORDER_PD_USD):
+        assert f"№{order_id}" in page["text"]
+    assert f"№{data.ORDER_AP}" not in page["text"]  # the sandbox's `status=new` also leaks others
+    assert "65\u00a0USD" in page["text"]
+
+    mark = len(bot.sandbox.requests)
+    await bot.tg.press_button(OWNER, text_contains="Приняты", message=page)
+    accepted = await bot.tg.wait_for_message(OWNER, text_contains="Приняты ·")
+    assert accepted["message_id"] == page["message_id"] and accepted["edited"]
+    assert f"№{data.ORDER_AP}" in accepted["text"] and f"№{data.ORDER_N}" not in accepted["text"]
+    assert requests_to(bot, ORDERS, mark) == 1 and requests_to(bot, DETAIL, mark) == 0
+    assert len(bot.tg.messages(OWNER)) == 1
+
+
+async def test_list_pages_of_eight(bot: Harness):
+    assert bot.sandbox is not None
+    for _ in range(10):
+        bot.sandbox.state.new_order()
+    await bot.tg.send_message(FLORIST, "/orders")
+    first = await bot.tg.wait_for_message(FLORIST, text_contains="стр. 1 из ")
+    rows = [line for line in first["text"].splitlines() if line.startswith("№")]
+    assert len(rows) == 8
+    await bot.tg.press_button(FLORIST, text_contains="▶", message=first)
+    second = await bot.tg.wait_for_message(FLORIST, text_contains="стр. 2 из ")
+    assert second["message_id"] == first["message_id"]
+    assert not set(rows) & {line for line in second["text"].splitlines() if line.startswith("№")}
+    await bot.tg.press_button(FLORIST, text_contains="◀", message=second)
+    await bot.tg.wait_for_message(FLORIST, text_contains="стр. 1 из ")
+
+
+async def test_today_and_tomorrow_tabs(bot: Harness):
+    await bot.tg.send_message(FLORIST, "/orders")
+    first = await bot.tg.wait_for_message(FLORIST, text_contains="Новые")
+    await bot.tg.press_button(FLORIST, text_contains="Завтра", message=first)
+    tomorrow = await bot.tg.wait_for_message(FLORIST, text_contains="Завтра ·")
+    assert f"№{data.ORDER_N_TOMORROW}" in tomorrow["text"]
+    assert f"№{data.ORDER_DE}" not in tomorrow["text"]
+    await bot.tg.press_button(FLORIST, text_contains="Сегодня", message=first)
+    today = await bot.tg.wait_for_message(FLORIST, text_contains="Сегодня ·")
+    rows = [line for line in today["text"].splitlines() if line.startswith("№")]
+    assert rows and all("сегодня" in row for row in rows)
+    assert f"№{data.ORDER_F}" not in today["text"]  # finished orders are not open
+
+
+async def test_courier_sees_ready_orders_and_own_deliveries(bot: Harness):
+    await bot.tg.send_message(COURIER, "/orders")
+    ready = await bot.tg.wait_for_message(COURIER, text_contains="Готовы к доставке")
+    assert f"№{data.ORDER_CO}" in ready["text"]
+    assert f"№{data.ORDER_N}" not in ready["text"] and f"№{data.ORDER_DE}" not in ready["text"]
+    assert "Новые" not in str(bot.tg.buttons(ready))
+
+    await bot.tg.press_button(COURIER, text_contains=f"№{data.ORDER_CO}", message=ready)
+    card = await bot.tg.wait_for_message(COURIER, text_contains="Состав")
+    await bot.tg.press_button(COURIER, text_contains="Взять в доставку", message=card)
+    await bot.tg.wait_for_message(COURIER, text_contains="В доставке")
+    assert status_of(bot, data.ORDER_CO) == "DE"
+
+    await bot.tg.press_button(COURIER, text_contains="Мои доставки", message=ready)
+    mine = await bot.tg.wait_for_message(COURIER, text_contains="Мои доставки ·")
+    assert f"№{data.ORDER_CO}" in mine["text"]
+    assert f"№{data.ORDER_DE}" not in mine["text"]  # someone else's delivery
+
+
+async def test_courier_cannot_open_an_order_that_is_not_theirs(bot: Harness):
+    await bot.tg.send_message(COURIER, str(data.ORDER_N))
+    await bot.tg.wait_for_message(COURIER, text_contains="вам недоступен")
+
+
+async def test_forged_list_tab_is_refused(bot: Harness):
+    await bot.tg.send_message(COURIER, "/orders")
+    ready = await bot.tg.wait_for_message(COURIER, text_contains="Готовы")
+    query = await bot.tg.press_callback_data(COURIER, "ol:n:0", message=ready)
+    await bot.tg.wait_for("answerCallbackQuery")
+    assert "недоступен" in bot.tg.callback_answers[query]["text"]
+
+
+# --- the card ------------------------------------------------------------------------------------
+
+
+async def test_card_shows_everything_with_at_most_two_calls(bot: Harness):
+    assert bot.sandbox is not None
+    mark = len(bot.sandbox.requests)
+    await bot.tg.send_message(FLORIST, str(data.ORDER_DE))
+    card = await bot.tg.wait_for_message(FLORIST, text_contains=f"№{data.ORDER_DE}")
+    assert len(bot.sandbox.requests) - mark == 2
+    assert requests_to(bot, DETAIL, mark) == 1 and requests_to(bot, ALLOWED, mark) == 1
+    text = card["text"]
+    assert "В доставке" in text
+    assert "Состав" in text and "×" in text
+    assert "₸" in text
+    links = [e["url"] for e in card.get("entities", []) if e["type"] == "text_link"]
+    assert any("2gis.kz" in url for url in links) and any("yandex" in url for url in links)
+    assert "🔄 Обновить" in str(bot.tg.buttons(card))
+    # a florist cannot move an order that is in delivery: no status buttons
+    assert all("Доставлен" not in text for text, _ in bot.tg.buttons(card))
+
+
+async def test_card_escapes_what_the_customer_typed(bot: Harness):
+    assert bot.sandbox is not None
+    order = bot.sandbox.state.order(data.ORDER_N_HTML)
+    order.recipient_name = "<b>Аня</b> & Co"
+    order.comment = "Позвонить <до> 10:00 & не опаздывать " + "очень " * 200
+    card = await open_card(bot, OWNER, data.ORDER_N_HTML)
+    assert "<b>Аня</b> & Co" in card["text"]  # shown literally, not as markup
+    assert "…" in card["text"]  # the long comment is cut
+    assert len(card["text"]) < 4096
+    assert "<pre>" in card["raw"]  # the postcard text in its own block
+
+
+async def test_card_of_an_unknown_status_is_shown_and_owners_get_its_moves(bot: Harness):
+    card = await open_card(bot, OWNER, data.ORDER_TR)
+    assert "Статус «TR»" in card["text"]
+    labels = " ".join(text for text, _ in bot.tg.buttons(card))
+    assert "Передать курьеру" in labels and "Отменить" in labels
+    florist_card = await open_card(bot, FLORIST, data.ORDER_TR)
+    assert [text for text, _ in bot.tg.buttons(florist_card)] == ["🔄 Обновить"]
+
+
+async def test_refresh_rereads_the_order(bot: Harness):
+    assert bot.sandbox is not None
+    card = await open_card(bot, OWNER, data.ORDER_N)
+    bot.sandbox.state.change_status(data.ORDER_N, "AP")
+    await bot.tg.press_button(OWNER, text_contains="Обновить", message=card)
+    refreshed = await bot.tg.wait_for_message(OWNER, text_contains="Принят")
+    assert refreshed["message_id"] == card["message_id"]
+
+
+async def test_unknown_order_number(bot: Harness):
+    await bot.tg.send_message(OWNER, f"№{data.ORDER_MISSING}")
+    await bot.tg.wait_for_message(OWNER, text_contains="не найден")
+
+
+# --- status changes ------------------------------------------------------------------------------
+
+
+async def test_happy_path_by_the_right_roles(bot: Harness):
+    order_id = data.ORDER_N
+    card = await open_card(bot, OWNER, order_id)
+    await bot.tg.press_button(OWNER, text_contains="Оплачен", message=card)
+    await bot.tg.wait_for_message(OWNER, text_contains="💳 Оплачен")
+    assert status_of(bot, order_id) == "PD"
+
+    card = await open_card(bot, FLORIST, order_id)
+    await bot.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    accepted = await bot.tg.wait_for_message(FLORIST, text_contains="✍️ Принят")
+    assert accepted["message_id"] == card["message_id"]  # edited in place
+    assert "Принял(а): Асель Нурланова" in accepted["text"]
+    assert status_of(bot, order_id) == "AP"
+
+    await bot.tg.press_button(FLORIST, text_contains="Собран", message=accepted)
+    prompt = await bot.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    await bot.tg.press_button(FLORIST, text_contains="Без фото", message=prompt)
+    await bot.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
+    assert status_of(bot, order_id) == "CO"
+
+    card = await open_card(bot, COURIER, order_id)
+    await bot.tg.press_button(COURIER, text_contains="Взять в доставку", message=card)
+    await bot.tg.wait_for_message(COURIER, text_contains="🚚 В доставке")
+    assert status_of(bot, order_id) == "DE"
+    await bot.tg.press_button(COURIER, text_contains="Доставлен")
+    prompt = await bot.tg.wait_for_message(COURIER, text_contains="фото вручения")
+    await bot.tg.press_button(COURIER, text_contains="Без фото", message=prompt)
+    done = await bot.tg.wait_for_message(COURIER, text_contains="✅ Завершён")
+    assert done["message_id"] == card["message_id"]
+    assert status_of(bot, order_id) == "F"
+    assert [b for b in bot.tg.buttons(done) if "Доставлен" in b[0]] == []
+
+    history = await bot.app.audit.for_target(f"order:{order_id}")
+    assert [(e.actor_id, e.before, e.after) for e in reversed(history) if e.action == AUDIT_ACTION] == [
+        (OWNER, "N", "PD"),
+        (FLORIST, "PD", "AP"),
+        (FLORIST, "AP", "CO"),
+        (COURIER, "CO", "DE"),
+        (COURIER, "DE", "F"),
+    ]
+
+
+async def test_buttons_follow_the_role(bot: Harness):
+    florist = await open_card(bot, FLORIST, data.ORDER_CO)
+    assert [text for text, _ in bot.tg.buttons(florist)] == ["🔄 Обновить"]
+    owner = await open_card(bot, OWNER, data.ORDER_CO)
+    labels = [text for text, _ in bot.tg.buttons(owner)]
+    assert "🚚 Передать курьеру" in labels and "✖️ Отменить" in labels
+    florist_new = await open_card(bot, FLORIST, data.ORDER_N)
+    assert [text for text, _ in bot.tg.buttons(florist_new)] == ["✍️ Принять", "🔄 Обновить"]
+
+
+async def test_forged_button_for_the_wrong_role_calls_nothing(bot: Harness):
+    assert bot.sandbox is not None
+    card = await open_card(bot, FLORIST, data.ORDER_CO)
+    mark = len(bot.sandbox.requests)
+    for forged in (
+        f"o:s:{data.ORDER_CO}:DE:CO:",
+        f"o:r:{data.ORDER_CO}:UN:CO:client",
+        f"o:x:{data.ORDER_CO}:UN:CO:",
+    ):
+        query = await bot.tg.press_callback_data(FLORIST, forged, message=card)
+        await bot.tg.wait_for("answerCallbackQuery")
+        assert "нельзя" in bot.tg.callback_answers[query]["text"]
+    for garbage in (f"o:s:{data.ORDER_CO}:DE", "o:s:notanumber:AP:N:", "zz:1", "ol:q:0"):
+        query = await bot.tg.press_callback_data(FLORIST, garbage, message=card)
+        await bot.tg.wait_for("answerCallbackQuery")
+        assert bot.tg.callback_answers[query].get("text")
+    assert len(bot.sandbox.requests) == mark
+    assert status_of(bot, data.ORDER_CO) == "CO"
+
+
+async def test_forged_button_for_a_missing_order_or_wrong_state_changes_nothing(bot: Harness):
+    card = await open_card(bot, OWNER, data.ORDER_N)
+    await bot.tg.press_callback_data(OWNER, f"o:s:{data.ORDER_MISSING}:AP:N:", message=card)
+    await bot.tg.wait_for_message(OWNER, text_contains="не найден")
+    await bot.tg.press_callback_data(OWNER, f"o:s:{data.ORDER_F}:AP:N:", message=card)
+    await bot.tg.wait_for_message(OWNER, text_contains="уже «Завершён»")
+    assert changes(bot) == 0
+    assert status_of(bot, data.ORDER_F) == "F"
+
+
+async def test_stale_button_says_who_was_faster(bot: Harness):
+    florist_card = await open_card(bot, FLORIST, data.ORDER_N)
+    senior_card = await open_card(bot, SENIOR, data.ORDER_N)
+    await bot.tg.press_button(SENIOR, text_contains="Принять", message=senior_card)
+    await bot.tg.wait_for_message(SENIOR, text_contains="✍️ Принят")
+    await bot.tg.press_button(FLORIST, text_contains="Принять", message=florist_card)
+    note = await bot.tg.wait_for_message(FLORIST, text_contains="уже «Принят»")
+    assert "Дана Ким" in note["text"]
+    refreshed = bot.tg.messages(FLORIST)[0]
+    assert refreshed["message_id"] == florist_card["message_id"] and "✍️ Принят" in refreshed["text"]
+    assert changes(bot) == 1
+
+
+async def test_double_tap_changes_once(bot: Harness):
+    card = await open_card(bot, FLORIST, data.ORDER_PD)
+    await bot.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    await bot.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    await bot.tg.wait_for_message(FLORIST, text_contains="уже «Принят»")
+    assert changes(bot) == 1
+    assert status_of(bot, data.ORDER_PD) == "AP"
+
+
+async def test_two_florists_racing_for_one_order(bot: Harness):
+    first = await open_card(bot, FLORIST, data.ORDER_PD_ASAP)
+    second = await open_card(bot, SENIOR, data.ORDER_PD_ASAP)
+    await asyncio.gather(
+        bot.tg.press_button(FLORIST, text_contains="Принять", message=first),
+        bot.tg.press_button(SENIOR, text_contains="Принять", message=second),
+    )
+    await bot.tg.wait_for("sendMessage", lambda c: "уже «Принят»" in str(c.params.get("text")))
+    assert changes(bot) == 1
+    history = await bot.app.audit.for_target(f"order:{data.ORDER_PD_ASAP}")
+    assert len(history) == 1
+
+
+async def test_cancel_asks_for_a_reason_and_sends_it(bot: Harness):
+    assert bot.sandbox is not None
+    card = await open_card(bot, OWNER, data.ORDER_AP)
+    await bot.tg.press_button(OWNER, text_contains="Отменить", message=card)
+    asking = await bot.tg.wait_for_message(OWNER, text_contains="Выберите причину")
+    await bot.tg.press_button(OWNER, text_contains="Не отменять", message=asking)
+    back = await bot.tg.wait_for_message(OWNER, text_contains="✍️ Принят")
+    assert "Выберите причину" not in back["text"]
+    assert status_of(bot, data.ORDER_AP) == "AP"
+
+    await bot.tg.press_button(OWNER, text_contains="Отменить", message=back)
+    asking = await bot.tg.wait_for_message(OWNER, text_contains="Выберите причину")
+    await bot.tg.press_button(OWNER, text_contains="Клиент отказался", message=asking)
+    await bot.tg.wait_for_message(OWNER, text_contains="✖️ Отменён")
+    assert status_of(bot, data.ORDER_AP) == "UN"
+    assert bot.sandbox.state.order(data.ORDER_AP).history[-1].comment == "Клиент отказался"
+
+
+async def test_cancel_with_a_typed_reason_is_validated(bot: Harness):
+    assert bot.sandbox is not None
+    card = await open_card(bot, SENIOR, data.ORDER_N_TOMORROW)
+    await bot.tg.press_button(SENIOR, text_contains="Отменить", message=card)
+    await bot.tg.wait_for_message(SENIOR, text_contains="Выберите причину")
+    await bot.tg.press_button(SENIOR, text_contains="Другая причина")
+    await bot.tg.wait_for_message(SENIOR, text_contains="Напишите причину")
+    await bot.tg.send_message(SENIOR, "а")
+    await bot.tg.wait_for_message(SENIOR, text_contains="слишком короткая")
+    await bot.tg.send_message(SENIOR, "x" * 501)
+    await bot.tg.wait_for_message(SENIOR, text_contains="Слишком длинно")
+    assert status_of(bot, data.ORDER_N_TOMORROW) == "N"
+    await bot.tg.send_message(SENIOR, "  Получатель   переехал  ")
+    await bot.tg.wait_for_message(SENIOR, text_contains="✖️ Отменён")
+    assert bot.sandbox.state.order(data.ORDER_N_TOMORROW).history[-1].comment == "Получатель переехал"
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+
+async def test_assembled_with_a_bouquet_photo(bot: Harness):
+    assert bot.sandbox is not None
+    card = await open_card(bot, FLORIST, data.ORDER_AP)
+    await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
+    await bot.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    await bot.tg.send_message(FLORIST, "вот")
+    await bot.tg.wait_for_message(FLORIST, text_contains="Жду фото")
+    await bot.tg.send_document(
+        FLORIST, b"%PDF-1.4 not a photo", file_name="order.pdf", mime_type="application/pdf"
+    )
+    await bot.tg.wait_for_message(FLORIST, text_contains="Это не фото")
+    assert status_of(bot, data.ORDER_AP) == "AP"
+    await bot.tg.send_photo(FLORIST, TINY_PNG)
+    assembled = await bot.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
+    assert status_of(bot, data.ORDER_AP) == "CO"
+    comment = bot.sandbox.state.order(data.ORDER_AP).history[-1].comment or ""
+    url = comment.split("📷", 1)[1].strip()
+    assert url.startswith(bot.sandbox.origin + "/upload/")
+    assert any(path.endswith(url.rsplit("/", 1)[1]) for path in bot.sandbox.state.uploads)
+    links = [e["url"] for e in assembled.get("entities", []) if e["type"] == "text_link"]
+    assert url in links and "Фото букета" in assembled["text"]
+
+
+async def test_photo_with_the_order_number_as_caption_does_it_in_one_step(bot: Harness):
+    await bot.tg.send_photo(FLORIST, TINY_PNG, caption=str(data.ORDER_AP_KEYS))
+    await bot.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
+    assert status_of(bot, data.ORDER_AP_KEYS) == "CO"
+    await bot.tg.send_photo(FLORIST, TINY_PNG, caption=str(data.ORDER_N))
+    await bot.tg.wait_for_message(FLORIST, text_contains="нельзя приложить фото")
+    assert status_of(bot, data.ORDER_N) == "N"
+
+
+async def test_oversized_photo_is_refused_before_downloading(bot: Harness):
+    card = await open_card(bot, FLORIST, data.ORDER_AP)
+    await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
+    await bot.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    await bot.tg.send_document(
+        FLORIST, b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024 + 1), file_name="big.jpg", mime_type="image/jpeg"
+    )
+    await bot.tg.wait_for_message(FLORIST, text_contains="больше 10 МБ")
+    assert status_of(bot, data.ORDER_AP) == "AP"
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def quick(tg: FakeTelegram, sandbox, tmp_path) -> AsyncIterator[Harness]:
+    """The bot with a 0.3 s API read timeout, to meet timeouts without waiting 20 s."""
+    async for harness in start_harness(tg, sandbox, tmp_path, api_read_timeout=0.3):
+        yield harness
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"status": 500}, "недоступен"),
+        ({"status": 200, "body": "{not json"}, "недоступен"),
+        ({"hang": True}, "недоступен"),
+    ],
+)
+async def test_list_failures_are_explained(quick: Harness, fault, expected):
+    assert quick.sandbox is not None
+    quick.sandbox.faults.add("GET", ORDERS, **fault)
+    await quick.tg.send_message(OWNER, "/orders")
+    await quick.tg.wait_for_message(OWNER, text_contains=expected)
+
+
+@pytest.mark.parametrize("fault", [{"status": 502}, {"status": 200, "body": "<html>oops"}, {"hang": True}])
+async def test_card_failures_are_explained(quick: Harness, fault):
+    assert quick.sandbox is not None
+    quick.sandbox.faults.add("GET", DETAIL, **fault)
+    await quick.tg.send_message(OWNER, str(data.ORDER_N))
+    await quick.tg.wait_for_message(OWNER, text_contains="недоступен")
+
+
+async def test_card_without_allowed_statuses_has_no_buttons_but_says_why(quick: Harness):
+    assert quick.sandbox is not None
+    quick.sandbox.faults.add("GET", ALLOWED, status=500, times=1)
+    card = await open_card(quick, OWNER, data.ORDER_N)
+    assert "Нажмите «Обновить»" in card["text"]
+    assert [text for text, _ in quick.tg.buttons(card)] == ["🔄 Обновить"]
+    await quick.tg.press_button(OWNER, text_contains="Обновить", message=card)
+    await quick.tg.wait_for("editMessageText")
+    refreshed = quick.tg.messages(OWNER)[-1]
+    assert "Нажмите «Обновить»" not in refreshed["text"]
+    assert "✍️ Принять" in [text for text, _ in quick.tg.buttons(refreshed)]
+
+
+@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 503, "body": "<html>down</html>"}])
+async def test_change_status_failure_leaves_the_order_and_says_so(quick: Harness, fault):
+    assert quick.sandbox is not None
+    card = await open_card(quick, FLORIST, data.ORDER_N)
+    quick.sandbox.faults.add("POST", CHANGE, **fault)
+    await quick.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    await quick.tg.wait_for_message(FLORIST, text_contains="не изменён")
+    assert status_of(quick, data.ORDER_N) == "N"
+    assert await quick.app.audit.for_target(f"order:{data.ORDER_N}") == []
+
+
+async def test_change_that_times_out_but_went_through_is_reported_as_done(quick: Harness):
+    assert quick.sandbox is not None
+    card = await open_card(quick, FLORIST, data.ORDER_N)
+    quick.sandbox.faults.add("POST", CHANGE, apply_then_hang=True)
+    await quick.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    accepted = await quick.tg.wait_for_message(FLORIST, text_contains="✍️ Принят")
+    assert accepted["message_id"] == card["message_id"]
+    assert status_of(quick, data.ORDER_N) == "AP"
+    assert len(await quick.app.audit.for_target(f"order:{data.ORDER_N}")) == 1
+
+
+async def test_change_that_times_out_and_cannot_be_checked_is_unknown(quick: Harness):
+    assert quick.sandbox is not None
+    card = await open_card(quick, FLORIST, data.ORDER_N)
+    quick.sandbox.faults.add("POST", CHANGE, apply_then_hang=True)
+    await quick.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    await quick.sandbox.faults.wait_hanging(1)
+    quick.sandbox.faults.add("GET", DETAIL, status=500)  # the re-read after the timeout fails too
+    await quick.tg.wait_for_message(FLORIST, text_contains="неизвестно")
+
+
+async def test_server_refusal_is_explained(quick: Harness):
+    assert quick.sandbox is not None
+    card = await open_card(quick, FLORIST, data.ORDER_N)
+    quick.sandbox.faults.add(
+        "POST", CHANGE, status=200, body='{"status": false, "error": "Заказ заблокирован менеджером"}'
+    )
+    await quick.tg.press_button(FLORIST, text_contains="Принять", message=card)
+    await quick.tg.wait_for_message(FLORIST, text_contains="Заказ заблокирован менеджером")
+
+
+async def test_photo_upload_failure_keeps_waiting_for_the_photo(quick: Harness):
+    assert quick.sandbox is not None
+    card = await open_card(quick, FLORIST, data.ORDER_AP)
+    await quick.tg.press_button(FLORIST, text_contains="Собран", message=card)
+    await quick.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    quick.sandbox.faults.add("POST", UPLOAD + "*", status=500, times=1)
+    await quick.tg.send_photo(FLORIST, TINY_PNG)
+    await quick.tg.wait_for_message(FLORIST, text_contains="Фото не загружено")
+    assert status_of(quick, data.ORDER_AP) == "AP"
+    await quick.tg.send_photo(FLORIST, TINY_PNG)
+    await quick.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
+    assert status_of(quick, data.ORDER_AP) == "CO"
