@@ -23,16 +23,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.fsm_storage import SqlStorage
 from bot.i18n import make_i18n
+from bot.jobs import add_jobs, build_scheduler
 from bot.middlewares import AccessMiddleware
 from handlers import get_routers
 from handlers.commands import set_bot_commands
 from services.crm_api import CrmApi
 from services.cvety_api import CvetyApi
 from services.http import make_http_client
+from services.inventory import InventoryService, RecentChoices
 from services.orders import OrderService
+from services.outbox import Outbox
 from services.staff import StaffService
 from services.storage.db import create_engine, make_sessionmaker, migrate
-from services.storage.repositories import AuditLog, FsmRepository, KeyValueStore, StaffRepository
+from services.storage.repositories import (
+    AuditLog,
+    FsmRepository,
+    KeyValueStore,
+    OutboxRepository,
+    StaffRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +128,8 @@ class Application:
     audit: AuditLog
     kv: KeyValueStore
     orders: OrderService
+    inventory: InventoryService
+    outbox: Outbox
     i18n: I18n
     _closed: bool = field(default=False, repr=False)
 
@@ -166,6 +177,8 @@ async def build_application(
     crm = CrmApi(crm_http, backends.crm_token)
     kv = KeyValueStore(sessions)
     orders = OrderService(cvety, audit, tz=settings.tz)
+    inventory = InventoryService(crm, threshold=settings.low_stock_threshold)
+    outbox = Outbox(OutboxRepository(sessions), crm)
     i18n = make_i18n()
 
     bot = make_bot(settings, bot_session)
@@ -176,6 +189,9 @@ async def build_application(
         crm=crm,
         staff_service=staff,
         orders=orders,
+        inventory=inventory,
+        outbox=outbox,
+        recent=RecentChoices(kv),
         audit=audit,
         kv=kv,
         i18n=i18n,
@@ -189,7 +205,20 @@ async def build_application(
         except Exception as exc:  # the menu is a convenience: never a reason not to start
             log.warning("could not set the command menu: %s", exc)
 
+    async def start_jobs(bot: Bot) -> None:
+        scheduler = build_scheduler(settings.timezone)
+        add_jobs(scheduler, outbox=outbox, bot=bot, i18n=i18n, staff=staff)
+        scheduler.start()
+        dp["scheduler"] = scheduler
+
+    async def stop_jobs() -> None:
+        scheduler = dp.workflow_data.pop("scheduler", None)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
     dp.startup.register(on_startup)
+    dp.startup.register(start_jobs)
+    dp.shutdown.register(stop_jobs)
     return Application(
         settings=settings,
         bot=bot,
@@ -205,6 +234,8 @@ async def build_application(
         audit=audit,
         kv=kv,
         orders=orders,
+        inventory=inventory,
+        outbox=outbox,
         i18n=i18n,
     )
 

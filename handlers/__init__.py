@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, fallback, orders, start
+from handlers import errors, fallback, inventory, orders, start, stocktake
 
 
 def get_routers() -> list[Router]:
-    return [start.get_router(), orders.get_router(), fallback.get_router(), errors.get_router()]
+    return [
+        start.get_router(),
+        orders.get_router(),
+        inventory.get_router(),
+        stocktake.get_router(),
+        fallback.get_router(),
+        errors.get_router(),
+    ]

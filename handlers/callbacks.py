@@ -25,3 +25,25 @@ class OrderCb(CallbackData, prefix="o"):
     to: str = ""
     frm: str = ""
     arg: str = ""
+
+
+class StockCb(CallbackData, prefix="st"):
+    """Stock lookups. action: p = list page, f = open a flower card, r = refresh it in place,
+    d = delivery of this flower, w = write-off of this flower."""
+
+    action: str
+    page: int = 0
+    id: str = ""
+
+
+class FlowCb(CallbackData, prefix="fl"):
+    """A step of the delivery / write-off / invoice flows. The flow itself lives in FSM state,
+    so a button from an older flow is refused."""
+
+    action: str  # pick, skip, supplier, reason, save, edit, field, again, cancel
+    arg: str = ""
+
+
+class StocktakeCb(CallbackData, prefix="tk"):
+    action: str  # same, finish, send, cancel, kind
+    arg: str = ""

@@ -29,6 +29,12 @@ COMMANDS: tuple[MenuCommand, ...] = (
         N_("Заказы"),
         (Permission.ORDERS_VIEW_ALL, Permission.ORDERS_VIEW_OPEN, Permission.ORDERS_VIEW_COURIER),
     ),
+    MenuCommand("stock", N_("Склад: найти цветок"), (Permission.STOCK_VIEW,)),
+    MenuCommand("delivery", N_("Приход цветов"), (Permission.STOCK_WRITE,)),
+    MenuCommand("writeoff", N_("Списание"), (Permission.STOCK_WRITE,)),
+    MenuCommand("lowstock", N_("Что заканчивается"), (Permission.STOCK_VIEW,)),
+    MenuCommand("history", N_("История движений"), (Permission.STOCK_VIEW,)),
+    MenuCommand("stocktake", N_("Пересчёт склада"), (Permission.STOCKTAKE,)),
     MenuCommand("help", N_("Что умеет бот")),
     MenuCommand("cancel", N_("Отменить текущее действие")),
 )

@@ -547,7 +547,7 @@ def get_router() -> Router:
             order_id=callback_data.id,
             expected=callback_data.frm,
             target=S.CANCELLED,
-            comment=_(reason),
+            comment=reason,  # the shop's language on the server, whatever the person reads
         )
         await report(
             bot,

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from services.crm_api import CrmApi
 from services.models import Flower, LowStockReport, Movement, StockProduct
+from services.storage.repositories import KeyValueStore
 
 MAX_STEMS = 100_000
 MAX_PRICE = 10_000_000
@@ -35,7 +36,7 @@ class InputError(ValueError):
         self.limit = limit
 
 
-_QUANTITY = re.compile(r"^\s*(\d{1,12})\s*(?:шт\.?|штук[аи]?|pcs|дана)?\s*$", re.IGNORECASE)
+_QUANTITY = re.compile(r"^\s*(\d+)\s*(?:шт\.?|штук[аи]?|pcs|дана)?\s*$", re.IGNORECASE)
 _SIGNED_OR_DECIMAL = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?\s*(?:шт\.?)?\s*$", re.IGNORECASE)
 
 
@@ -53,7 +54,10 @@ def parse_quantity(text: str | None, *, maximum: int = MAX_STEMS, allow_zero: bo
                 raise InputError(InputProblem.TOO_BIG, maximum)
             raise InputError(InputProblem.FRACTION)
         raise InputError(InputProblem.NOT_A_NUMBER)
-    value = int(match.group(1))
+    digits = match.group(1)
+    if len(digits) > 9:
+        raise InputError(InputProblem.TOO_BIG, maximum)
+    value = int(digits)
     if value == 0 and not allow_zero:
         raise InputError(InputProblem.NOT_POSITIVE)
     if value > maximum:
@@ -102,8 +106,8 @@ def _tokens(text: str) -> list[str]:
     return normalize(text).split()
 
 
-def match_score(query: str, name: str) -> int:
-    """0 when some query word is missing from the name; otherwise higher is better.
+def word_score(query: str, name: str) -> int:
+    """0 when some query word is missing from the name; else how well the words match.
     Every query word must start a word of the name, in any order («роза 60» → «Роза красная 60 см»)."""
     wanted = _tokens(query)
     words = _tokens(name)
@@ -117,7 +121,15 @@ def match_score(query: str, name: str) -> int:
             score += 2
         else:
             return 0
-    return score * 10 - max(len(words) - len(wanted), 0)
+    return score
+
+
+def match_score(query: str, name: str) -> int:
+    """word_score, with shorter names first among equals (for ordering, not for ambiguity)."""
+    score = word_score(query, name)
+    if score == 0:
+        return 0
+    return score * 10 - min(max(len(_tokens(name)) - len(_tokens(query)), 0), 9)
 
 
 def find_flowers(query: str, flowers: list[Flower]) -> list[Flower]:
@@ -194,8 +206,8 @@ def _parse_line(line: str, flowers: list[Flower]) -> InvoiceLine:
         candidates = find_flowers(name, flowers)
         if not candidates:
             continue
-        top = match_score(name, candidates[0].name)
-        tied = [c for c in candidates if match_score(name, c.name) == top]
+        top = word_score(name, candidates[0].name)
+        tied = [c for c in candidates if word_score(name, c.name) == top]
         key = (1 if len(tied) == 1 else 0, top)
         if key <= best_key:
             continue
@@ -255,3 +267,28 @@ class InventoryService:
         flowers.sort(key=lambda f: (f.quantity > 0, f.quantity, normalize(f.name)))
         products = sorted(report.products, key=lambda p: (p.quantity, p.name))
         return LowStock(flowers, products, self.threshold)
+
+
+RECENT_FLOWERS = 6
+RECENT_SUPPLIERS = 5
+
+
+class RecentChoices:
+    """What a person picked lately, offered as buttons next time (wet hands type little)."""
+
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._kv = kv
+
+    async def flowers(self, user_id: int) -> list[str]:
+        return list(await self._kv.get(f"recent_flowers:{user_id}", []))
+
+    async def remember_flower(self, user_id: int, flower_id: str) -> None:
+        recent = [f for f in await self.flowers(user_id) if f != flower_id]
+        await self._kv.set(f"recent_flowers:{user_id}", [flower_id, *recent][:RECENT_FLOWERS])
+
+    async def suppliers(self) -> list[str]:
+        return list(await self._kv.get("recent_suppliers", []))
+
+    async def remember_supplier(self, name: str) -> None:
+        recent = [s for s in await self.suppliers() if s.casefold() != name.casefold()]
+        await self._kv.set("recent_suppliers", [name, *recent][:RECENT_SUPPLIERS])

@@ -7,13 +7,17 @@ after a timeout the outbox can look in the history for its own movement before s
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from services.crm_api import CrmApi
 from services.errors import ApiRejected, ApiUnavailable, ApiUnknownOutcome
@@ -53,6 +57,15 @@ class WriteOutcome:
     chat_id: int | None = None
     created_by: int | None = None
     retried: bool = False  # finished by the retry job, not in the person's own request
+    duplicate: bool = False  # this op id was already submitted: nothing new was done
+
+
+_STATE_OF_STATUS = {
+    "pending": WriteState.QUEUED,
+    "checking": WriteState.QUEUED,
+    "done": WriteState.DONE,
+    "failed": WriteState.FAILED,
+}
 
 
 def op_mark(op_id: str) -> str:
@@ -70,37 +83,71 @@ class Outbox:
         self._repository = repository
         self._crm = crm
         self._now = now or (lambda: datetime.now(UTC))
+        self._retrying = asyncio.Lock()  # one retry pass at a time, or two passes could send one write twice
+
+    @staticmethod
+    def new_op_id() -> str:
+        return secrets.token_hex(4)
 
     async def submit(
-        self, kind: WriteKind, payload: dict[str, Any], *, created_by: int | None, chat_id: int | None
+        self,
+        kind: WriteKind,
+        payload: dict[str, Any],
+        *,
+        created_by: int | None,
+        chat_id: int | None,
+        op_id: str | None = None,
     ) -> WriteOutcome:
-        """Store the write, then try it once right away."""
-        op_id = secrets.token_hex(4)
+        """Store the write, then try it once right away.
+
+        `op_id` makes a confirmation idempotent: the confirm screen carries it, so a second tap
+        on «Сохранить» finds the write already stored and does not send it again."""
+        op_id = op_id or self.new_op_id()
+        existing = await self._repository.get(op_id)
+        if existing is not None:
+            return _outcome(
+                existing, _STATE_OF_STATUS[existing.status], reason=existing.last_error, duplicate=True
+            )
         if kind is not WriteKind.STOCK_SET:
             payload = {**payload, "note": with_mark(payload.get("note"), op_id)}
-        entry = await self._repository.add(
-            op_id,
-            kind.value,
-            payload,
-            created_by=created_by,
-            chat_id=chat_id,
-            next_attempt_at=self._now() + IN_FLIGHT,
-            created_at=self._now(),
-        )
+        try:
+            entry = await self._repository.add(
+                op_id,
+                kind.value,
+                payload,
+                created_by=created_by,
+                chat_id=chat_id,
+                next_attempt_at=self._now() + IN_FLIGHT,
+                created_at=self._now(),
+            )
+        except IntegrityError:  # the same confirmation, tapped twice at the same moment
+            stored = await self._repository.get(op_id)
+            assert stored is not None
+            return _outcome(stored, _STATE_OF_STATUS[stored.status], reason=stored.last_error, duplicate=True)
         log.info("outbox %s: %s stored", op_id, kind.value)
         return await self._attempt(entry, retried=False)
 
     async def retry_due(self) -> list[WriteOutcome]:
         """One pass over the writes whose time has come; returns those that finished."""
         finished = []
-        for entry in await self._repository.due(self._now()):
-            outcome = await self._attempt(entry, retried=True)
-            if outcome.state is not WriteState.QUEUED:
-                finished.append(outcome)
+        async with self._retrying:
+            for entry in await self._repository.due(self._now()):
+                outcome = await self._attempt(entry, retried=True)
+                if outcome.state is not WriteState.QUEUED:
+                    finished.append(outcome)
         return finished
 
     async def pending(self) -> list[OutboxEntry]:
         return await self._repository.pending()
+
+    async def authors(self, op_ids: set[str]) -> dict[str, int]:
+        """Who confirmed each of these writes (for «who» in the stock history)."""
+        found = {}
+        for op_id in op_ids:
+            entry = await self._repository.get(op_id)
+            if entry is not None and entry.created_by is not None:
+                found[op_id] = entry.created_by
+        return found
 
     async def _attempt(self, entry: OutboxEntry, *, retried: bool) -> WriteOutcome:
         kind = WriteKind(entry.kind)
@@ -181,7 +228,12 @@ class Outbox:
 
 
 def _outcome(
-    entry: OutboxEntry, state: WriteState, *, reason: str | None = None, retried: bool = False
+    entry: OutboxEntry,
+    state: WriteState,
+    *,
+    reason: str | None = None,
+    retried: bool = False,
+    duplicate: bool = False,
 ) -> WriteOutcome:
     return WriteOutcome(
         op_id=entry.id,
@@ -193,4 +245,10 @@ def _outcome(
         chat_id=entry.chat_id,
         created_by=entry.created_by,
         retried=retried,
+        duplicate=duplicate,
     )
+
+
+def op_ids_in(note: str | None) -> list[str]:
+    """The operation ids the bot wrote into a movement's note."""
+    return re.findall(r"\[op:([0-9a-f]{4,32})\]", note or "")

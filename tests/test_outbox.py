@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -167,3 +168,20 @@ async def test_a_write_nobody_could_send_for_a_day_is_given_up(outbox, sandbox):
     clock.advance(hours=25)
     [failed] = await box.retry_due()
     assert failed.state is WriteState.FAILED and failed.reason == "expired"
+
+
+async def test_the_same_confirmation_twice_writes_once(outbox, sandbox):
+    box, _ = outbox
+    before = stock(sandbox, data.FLOWER_ROSE_RED)
+    payload = {"flower_id": data.FLOWER_ROSE_RED, "quantity": 11}
+    op_id = box.new_op_id()
+    first, second = await asyncio.gather(
+        box.submit(WriteKind.FLOWER_DELIVERY, payload, created_by=1003, chat_id=1003, op_id=op_id),
+        box.submit(WriteKind.FLOWER_DELIVERY, payload, created_by=1003, chat_id=1003, op_id=op_id),
+    )
+    third = await box.submit(WriteKind.FLOWER_DELIVERY, payload, created_by=1003, chat_id=1003, op_id=op_id)
+    assert {first.state, second.state, third.state} <= {WriteState.DONE, WriteState.QUEUED}
+    assert third.state is WriteState.DONE and third.duplicate
+    assert first.duplicate != second.duplicate
+    assert stock(sandbox, data.FLOWER_ROSE_RED) == before + 11
+    assert sandbox.faults.calls("POST", DELIVERY) == 1
