@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Any
 
 import httpx
@@ -20,15 +22,19 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.alerts import AlertCenter
 from bot.config import Settings
 from bot.fsm_storage import SqlStorage
 from bot.i18n import make_i18n
-from bot.jobs import add_jobs, build_scheduler
+from bot.jobs import add_alert_jobs, add_jobs, build_scheduler
 from bot.middlewares import AccessMiddleware
+from bot.sender import Sender
 from handlers import get_routers
 from handlers.commands import set_bot_commands
+from services.alerts import opening_hours
 from services.crm_api import CrmApi
 from services.cvety_api import CvetyApi
+from services.errors import ApiError
 from services.http import make_http_client
 from services.inventory import InventoryService, RecentChoices
 from services.orders import OrderService
@@ -130,6 +136,8 @@ class Application:
     orders: OrderService
     inventory: InventoryService
     outbox: Outbox
+    alerts: AlertCenter
+    sender: Sender
     i18n: I18n
     _closed: bool = field(default=False, repr=False)
 
@@ -158,11 +166,18 @@ class Application:
 
 
 async def build_application(
-    settings: Settings, *, bot_session: BaseSession | None = None, api_read_timeout: float = 20.0
+    settings: Settings,
+    *,
+    bot_session: BaseSession | None = None,
+    api_read_timeout: float = 20.0,
+    start_scheduler: bool = True,
+    sender_time: tuple[Callable[[], float], Callable[[float], Awaitable[None]]] | None = None,
 ) -> Application:
     """Everything the bot needs, with the database migrated and OWNER_IDS ensured.
 
-    `api_read_timeout` is the contract's 20 s; tests shorten it to exercise timeouts."""
+    `api_read_timeout` is the contract's 20 s and `start_scheduler` on: tests shorten the one to
+    exercise timeouts and switch the other off to call the jobs themselves; `sender_time` (clock,
+    sleep) lets them run the sender's rate limits on virtual time."""
     engine = create_engine(settings.database_url)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
@@ -182,6 +197,33 @@ async def build_application(
     i18n = make_i18n()
 
     bot = make_bot(settings, bot_session)
+    staff_repository = StaffRepository(sessions)
+
+    async def migrated(old: int, new: int) -> None:
+        await alerts.chat_migrated(old, new)
+
+    if sender_time is None:
+        sender = Sender(bot, on_unreachable=staff_repository.set_unreachable, on_migrated=migrated)
+    else:
+        sender = Sender(
+            bot,
+            on_unreachable=staff_repository.set_unreachable,
+            on_migrated=migrated,
+            clock=sender_time[0],
+            sleep=sender_time[1],
+        )
+    alerts = AlertCenter(
+        settings=settings,
+        sender=sender,
+        i18n=i18n,
+        cvety=cvety,
+        crm=crm,
+        kv=kv,
+        audit=audit,
+        staff=staff,
+        orders=orders,
+    )
+    orders.on_change(alerts.refresh)
     dp = Dispatcher(
         storage=make_fsm_storage(settings, sessions),
         settings=settings,
@@ -192,6 +234,8 @@ async def build_application(
         inventory=inventory,
         outbox=outbox,
         recent=RecentChoices(kv),
+        subscriptions=alerts.subscriptions,
+        sender=sender,
         audit=audit,
         kv=kv,
         i18n=i18n,
@@ -206,8 +250,22 @@ async def build_application(
             log.warning("could not set the command menu: %s", exc)
 
     async def start_jobs(bot: Bot) -> None:
+        await alerts.load()
+        await alerts.check_chat()
+        if not start_scheduler:
+            return
+        opening, closing = await shop_hours(crm)
         scheduler = build_scheduler(settings.timezone)
-        add_jobs(scheduler, outbox=outbox, bot=bot, i18n=i18n, staff=staff)
+        add_jobs(scheduler, outbox=outbox, sender=sender, i18n=i18n, staff=staff)
+        add_alert_jobs(
+            scheduler,
+            alerts,
+            new_order_seconds=settings.new_order_poll_seconds,
+            low_stock_seconds=settings.low_stock_poll_seconds,
+            opening=opening,
+            closing=closing,
+            now=datetime.now(settings.tz),
+        )
         scheduler.start()
         dp["scheduler"] = scheduler
 
@@ -236,8 +294,22 @@ async def build_application(
         orders=orders,
         inventory=inventory,
         outbox=outbox,
+        alerts=alerts,
+        sender=sender,
         i18n=i18n,
     )
+
+
+async def shop_hours(crm: CrmApi) -> tuple[time, time]:
+    """Opening and closing time from the shop's info (for the morning and evening summaries)."""
+    try:
+        info = await crm.get_shop_info()
+    except ApiError as exc:
+        log.warning(
+            "shop hours unknown (%s): summaries at %s and %s", type(exc).__name__, *opening_hours(None)
+        )
+        return opening_hours(None)
+    return opening_hours(info.working_hours)
 
 
 async def run_polling(settings: Settings) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, time
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.alerts import AlertCenter
 from bot.i18n import pick_locale
+from bot.sender import Sender
 from handlers.inventory import outcome_message
+from services.errors import ApiError
 from services.outbox import Outbox
 from services.staff import StaffService
 
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 OUTBOX_RETRY_SECONDS = 10
 
 
-async def retry_outbox(outbox: Outbox, bot: Bot, i18n: I18n, staff: StaffService) -> None:
+async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService) -> None:
     """Send what the CRM could not take before, and tell each person how it ended."""
     for outcome in await outbox.retry_due():
         if outcome.chat_id is None:
@@ -27,10 +29,87 @@ async def retry_outbox(outbox: Outbox, bot: Bot, i18n: I18n, staff: StaffService
         member = await staff.get(outcome.created_by) if outcome.created_by else None
         with i18n.context(), i18n.use_locale(pick_locale(member.language if member else None)):
             message = outcome_message(outcome)
-        try:
-            await bot.send_message(outcome.chat_id, **message)
-        except TelegramAPIError as exc:
-            log.warning("could not tell chat %s about outbox %s: %s", outcome.chat_id, outcome.op_id, exc)
+        await sender.send_message(outcome.chat_id, **message)
+
+
+async def poll_new_orders(center: AlertCenter) -> None:
+    """New orders once, living cards, deadline nudges."""
+    try:
+        await center.poll_orders()
+    except ApiError as exc:
+        log.warning("new-order poll skipped: %s %s", type(exc).__name__, exc.message)
+
+
+async def poll_low_stock(center: AlertCenter) -> None:
+    try:
+        await center.poll_low_stock()
+    except ApiError as exc:
+        log.warning("low-stock poll skipped: %s %s", type(exc).__name__, exc.message)
+
+
+async def morning_summary(center: AlertCenter) -> None:
+    try:
+        await center.morning()
+    except ApiError as exc:
+        log.warning("morning summary skipped: %s %s", type(exc).__name__, exc.message)
+
+
+async def evening_summary(center: AlertCenter) -> None:
+    try:
+        await center.evening()
+    except ApiError as exc:
+        log.warning("daily summary skipped: %s %s", type(exc).__name__, exc.message)
+
+
+def add_alert_jobs(
+    scheduler: AsyncIOScheduler,
+    center: AlertCenter,
+    *,
+    new_order_seconds: int,
+    low_stock_seconds: int,
+    opening: time,
+    closing: time,
+    now: datetime,
+) -> None:
+    """The first polls run at start; 0 seconds switches a poll off."""
+    if new_order_seconds > 0:
+        scheduler.add_job(
+            poll_new_orders,
+            "interval",
+            seconds=new_order_seconds,
+            id="poll_new_orders",
+            replace_existing=True,
+            args=[center],
+            next_run_time=now,
+        )
+    if low_stock_seconds > 0:
+        scheduler.add_job(
+            poll_low_stock,
+            "interval",
+            seconds=low_stock_seconds,
+            id="poll_low_stock",
+            replace_existing=True,
+            args=[center],
+            next_run_time=now,
+        )
+    scheduler.add_job(
+        morning_summary,
+        "cron",
+        hour=opening.hour,
+        minute=opening.minute,
+        id="morning_summary",
+        replace_existing=True,
+        args=[center],
+    )
+    scheduler.add_job(
+        evening_summary,
+        "cron",
+        hour=closing.hour,
+        minute=closing.minute,
+        id="evening_summary",
+        replace_existing=True,
+        args=[center],
+    )
 
 
 def build_scheduler(timezone: str) -> AsyncIOScheduler:
@@ -39,7 +118,7 @@ def build_scheduler(timezone: str) -> AsyncIOScheduler:
 
 
 def add_jobs(
-    scheduler: AsyncIOScheduler, *, outbox: Outbox, bot: Bot, i18n: I18n, staff: StaffService
+    scheduler: AsyncIOScheduler, *, outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService
 ) -> None:
     scheduler.add_job(
         retry_outbox,
@@ -47,5 +126,5 @@ def add_jobs(
         seconds=OUTBOX_RETRY_SECONDS,
         id="retry_outbox",
         replace_existing=True,
-        args=[outbox, bot, i18n, staff],
+        args=[outbox, sender, i18n, staff],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, fallback, inventory, orders, start, stocktake
+from handlers import alerts, errors, fallback, inventory, orders, start, stocktake
 
 
 def get_routers() -> list[Router]:
@@ -13,6 +13,7 @@ def get_routers() -> list[Router]:
         orders.get_router(),
         inventory.get_router(),
         stocktake.get_router(),
+        alerts.get_router(),
         fallback.get_router(),
         errors.get_router(),
     ]

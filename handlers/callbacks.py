@@ -47,3 +47,9 @@ class FlowCb(CallbackData, prefix="fl"):
 class StocktakeCb(CallbackData, prefix="tk"):
     action: str  # same, finish, send, cancel, kind
     arg: str = ""
+
+
+class AlertsCb(CallbackData, prefix="al"):
+    """/alerts: toggle one kind of private alert."""
+
+    kind: str

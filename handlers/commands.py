@@ -35,6 +35,7 @@ COMMANDS: tuple[MenuCommand, ...] = (
     MenuCommand("lowstock", N_("Что заканчивается"), (Permission.STOCK_VIEW,)),
     MenuCommand("history", N_("История движений"), (Permission.STOCK_VIEW,)),
     MenuCommand("stocktake", N_("Пересчёт склада"), (Permission.STOCKTAKE,)),
+    MenuCommand("alerts", N_("Уведомления в личку"), (Permission.ALERTS_RECEIVE, Permission.ALERTS_OPT_IN)),
     MenuCommand("help", N_("Что умеет бот")),
     MenuCommand("cancel", N_("Отменить текущее действие")),
 )

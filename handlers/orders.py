@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -286,6 +287,7 @@ def get_router() -> Router:
             staff_service,
             settings,
             orders,
+            alert_tap_by=query.from_user.id if callback_data.arg == "a" else None,
         )
 
     async def ask_photo(card_message: Message, data: OrderCb, state: FSMContext) -> None:
@@ -662,7 +664,19 @@ def get_router() -> Router:
         staff_service: StaffService,
         settings: Settings,
         orders: OrderService,
+        *,
+        alert_tap_by: int | None = None,
     ) -> None:
+        if alert_tap_by is not None:
+            # A tap on an alert in the shop's group: the alert card follows the change by itself
+            # (OrderService listener); what went wrong is told to the person, not to the group.
+            note = outcome_text(result, order_id, target, await _mover_name(result, staff_service))
+            if note:
+                try:
+                    await bot.send_message(alert_tap_by, note)
+                except TelegramAPIError as exc:
+                    log.info("could not tell %s privately: %s", alert_tap_by, exc.message)
+            return
         if result.card is not None:
             rendered = await render_card(result.card, role, staff_service, settings, orders)
             if card_message is None:

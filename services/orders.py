@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -181,6 +181,21 @@ class OrderService:
         self._now = now or (lambda: datetime.now(tz))
         # One change per order at a time in this process, so two taps cannot both get through.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._listeners: list[Callable[[Order], Awaitable[None]]] = []
+
+    def on_change(self, listener: Callable[[Order], Awaitable[None]]) -> None:
+        """Called with the order as it is now after the bot changed it (or found it changed),
+        e.g. to update the order's alert card in the shop's group."""
+        self._listeners.append(listener)
+
+    async def _changed(self, result: ChangeResult) -> ChangeResult:
+        if result.card is not None and result.outcome in (ChangeOutcome.CHANGED, ChangeOutcome.ALREADY):
+            for listener in self._listeners:
+                try:
+                    await listener(result.card.order)
+                except Exception:  # a failed alert edit must not undo or hide the change itself
+                    log.exception("order change listener failed for order %s", result.card.order.id)
+        return result
 
     def today(self) -> date:
         return self._now().astimezone(self._tz).date()
@@ -270,6 +285,11 @@ class OrderService:
         """Move `order_id` from `expected` to `target` once, whatever the taps and the network do."""
         if not may_change(role, expected, target):
             return ChangeResult(ChangeOutcome.FORBIDDEN)
+        return await self._changed(await self._change(actor_id, role, order_id, expected, target, comment))
+
+    async def _change(
+        self, actor_id: int, role: Role, order_id: int, expected: str, target: str, comment: str | None
+    ) -> ChangeResult:
         lock = self._locks.get(order_id)
         if lock is None:
             lock = self._locks[order_id] = asyncio.Lock()

@@ -3,9 +3,12 @@ Bot API server and the sandbox APIs, all on 127.0.0.1, in this process."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiogram.client.telegram import TelegramAPIServer
@@ -108,10 +111,25 @@ class Harness:
 
 
 async def start_harness(
-    tg: FakeTelegram, sandbox: Sandbox | None, tmp_path, *, api_read_timeout: float = 2.0, **overrides: object
+    tg: FakeTelegram,
+    sandbox: Sandbox | None,
+    tmp_path,
+    *,
+    api_read_timeout: float = 2.0,
+    start_scheduler: bool = False,
+    sender_time: Any = None,
+    **overrides: object,
 ) -> AsyncIterator[Harness]:
+    """The bot polling the fake Telegram. The scheduler is off unless asked for: tests call the
+    jobs themselves, so no poll runs in the middle of a test that counts API calls."""
     settings = make_settings(tg, sandbox, tmp_path, **overrides)
-    app = await build_application(settings, bot_session=fake_session(tg), api_read_timeout=api_read_timeout)
+    app = await build_application(
+        settings,
+        bot_session=fake_session(tg),
+        api_read_timeout=api_read_timeout,
+        start_scheduler=start_scheduler,
+        sender_time=sender_time,
+    )
     for telegram_id, (role, name) in STAFF.items():
         if telegram_id != OWNER:
             await app.staff.add(telegram_id, role=role, name=name)
@@ -134,3 +152,25 @@ async def start_harness(
 async def bot(tg: FakeTelegram, sandbox: Sandbox, tmp_path) -> AsyncIterator[Harness]:
     async for harness in start_harness(tg, sandbox, tmp_path):
         yield harness
+
+
+async def run_job_now(harness: Harness, job_id: str) -> int:
+    """Run a scheduled job once, now, through the real scheduler; the APScheduler event code."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
+    scheduler = harness.app.dp.workflow_data["scheduler"]
+    job = scheduler.get_job(job_id)
+    assert job is not None, f"no job {job_id}"
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def listener(event: Any) -> None:
+        if event.job_id == job_id and not done.done():
+            done.set_result(event.code)
+
+    scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    try:
+        job.modify(next_run_time=datetime.now(UTC))
+        scheduler.wakeup()
+        return await asyncio.wait_for(done, 5)
+    finally:
+        scheduler.remove_listener(listener)

@@ -10,6 +10,15 @@ change nothing, double-answered callback queries, unknown chats, blocked users. 
 is recorded in ``fake.errors``: a test should end with ``assert fake.errors == []``.
 Failures injected with ``fail_next`` are recorded in ``requests`` but not in ``errors``.
 
+Flood limits are opt-in: ``FakeTelegram(flood_limits=True)`` answers 429 with ``retry_after``
+like Telegram when sendMessage/sendPhoto/sendDocument/sendMediaGroup/copyMessage go beyond
+20 a minute in a group (negative id), 3 in any 3 seconds in a private chat (a burst of 3, then
+about 1 a second) or 30 a second overall. Those 429s are recorded in ``requests`` and counted in
+``flood_hits`` but not put in ``errors``: meeting a flood limit is not a bug, ignoring the answer
+is. ``max_sends_per_window`` tells how many sends reached a chat within any window. Time comes
+from ``fake.clock`` (``time.monotonic`` by default): give it ``FakeClock().now`` and give the
+bot's side the same clock's ``now``/``sleep`` to test pacing without waiting.
+
 Deliberate differences from Telegram (stricter, to catch escaping bugs):
   * a bare ``&`` (or an unknown entity such as ``&nbsp;``) in HTML is rejected; Telegram keeps it
     literally. Pass ``FakeTelegram(strict_ampersand=False)`` for Telegram's leniency.
@@ -29,11 +38,13 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import copy
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import re
 import struct
@@ -58,6 +69,7 @@ __all__ = [
     "FAST_BACKOFF",
     "TINY_PNG",
     "ApiCall",
+    "FakeClock",
     "FakeTelegram",
     "FastAiohttpSession",
     "HtmlParseError",
@@ -87,6 +99,12 @@ QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or q
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 BLOCKED = "Forbidden: bot was blocked by the user"
 BAD_MARKUP_JSON = "Bad Request: can't parse reply keyboard markup JSON object"
+
+# Flood limits (flood_limits=True): at most LIMIT successful sends in any PERIOD seconds
+FLOOD_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "sendmediagroup", "copymessage"})
+GROUP_FLOOD = (20, 60.0)
+PRIVATE_FLOOD = (3, 3.0)  # a burst of 3, then about one a second
+GLOBAL_FLOOD = (30, 1.0)
 
 FAST_BACKOFF = BackoffConfig(min_delay=0.01, max_delay=0.05, factor=1.3, jitter=0)
 
@@ -497,6 +515,13 @@ class _ApiError(Exception):
         self.parameters = parameters
 
 
+class _FloodError(_ApiError):
+    """A 429 from the fake's own flood limits: recorded in requests, not in errors."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
 def _bad(description: str) -> _ApiError:
     return _ApiError(
         400, description if description.startswith("Bad Request") else f"Bad Request: {description}"
@@ -543,6 +568,7 @@ class _Chat:
     bot_can_send: bool = True
     bot_kicked: bool = False
     blocked: bool = False
+    topics: set[int] | None = None  # forum topic ids; None: any thread id exists
     messages: dict[int, _Message] = field(default_factory=dict)
     next_message_id: int = 1
     reply_keyboard: dict[str, Any] | None = None
@@ -557,6 +583,14 @@ class _PendingCallback:
     created: float
     answered: bool = False
     expired: bool = False
+
+
+def _flood_wait(times: list[float], limit: int, period: float, now: float) -> float:
+    """Seconds until one more event fits "at most `limit` in any `period` seconds" (0: now)."""
+    recent = [t for t in times if t + period > now]
+    if len(recent) < limit:
+        return 0.0
+    return recent[-limit] + period - now
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -594,8 +628,13 @@ class FakeTelegram:
         token: str = DEFAULT_TOKEN,
         strict_ampersand: bool = True,
         callback_query_ttl: float | None = 15.0,
+        flood_limits: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
+        self.flood_limits = flood_limits
+        self.clock = clock  # ApiCall.time, flood windows and callback query age
+        self.flood_hits = 0
         self.strict_ampersand = strict_ampersand
         self.callback_query_ttl = callback_query_ttl
         self.bot_user: dict[str, Any] = {
@@ -622,6 +661,7 @@ class FakeTelegram:
         self._allowed_updates: set[str] | None = None
         self._callbacks: dict[str, _PendingCallback] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._sends: list[tuple[float, int]] = []  # (clock time, chat id) of successful FLOOD_METHODS
         self._cursor = 0
         self._update_ids = itertools.count(10_000)
         self._file_seq = itertools.count(1)
@@ -746,11 +786,14 @@ class FakeTelegram:
         is_forum: bool = False,
         chat_type: str | None = None,
         members: Iterable[int] | Mapping[int, str] = (),
+        topics: Iterable[int] | None = None,
     ) -> dict[str, Any]:
         """Register a group the bot is in (an administrator when bot_can_send); returns the Chat.
 
         chat_type: "group" | "supergroup" (default: supergroup for -100… ids and forums).
-        members: user ids (status "member") or {user id: status} (see set_member)."""
+        members: user ids (status "member") or {user id: status} (see set_member).
+        topics: a forum's topic ids; sends to any other thread fail with "message thread not
+        found" (None: every thread id exists)."""
         assert chat_id < 0, "group ids are negative"
         kind = chat_type or ("supergroup" if chat_id <= -1_000_000_000_000 or is_forum else "group")
         data: dict[str, Any] = {"id": chat_id, "type": kind, "title": title}
@@ -761,6 +804,7 @@ class FakeTelegram:
             chat = self._chats[chat_id] = _Chat(chat_id, kind, data)
         chat.data, chat.type, chat.is_forum, chat.bot_can_send = data, kind, is_forum, bot_can_send
         chat.bot_kicked = False
+        chat.topics = set(topics) if topics is not None else None
         statuses = members if isinstance(members, Mapping) else dict.fromkeys(members, "member")
         for user_id, status in statuses.items():
             self.set_member(chat_id, user_id, status)
@@ -1033,6 +1077,13 @@ class FakeTelegram:
     def calls(self, method: str) -> list[ApiCall]:
         return [c for c in self.requests if c.method.lower() == method.lower()]
 
+    def max_sends_per_window(self, chat_id: int, window: float = 60.0) -> int:
+        """The most successful sends (sendMessage, sendPhoto, sendDocument, sendMediaGroup,
+        copyMessage) that reached the chat within any `window` seconds of ``fake.clock``."""
+        times = sorted(t for t, c in self._sends if c == chat_id)
+        # a window starting at each send: [t, t + window), like the flood limits count
+        return max((bisect.bisect_left(times, t + window) - i for i, t in enumerate(times)), default=0)
+
     @property
     def cursor(self) -> int:
         """Index of the first call after the last user action (the default `after`)."""
@@ -1087,7 +1138,7 @@ class FakeTelegram:
     async def _handle_api(self, request: web.Request) -> web.Response:
         params, files = await self._read_params(request)
         method = request.match_info["method"]
-        call = ApiCall(len(self.requests), method, params, files, time.monotonic())
+        call = ApiCall(len(self.requests), method, params, files, self.clock())
         self.requests.append(call)
         status, body = 200, {}
         try:
@@ -1097,6 +1148,9 @@ class FakeTelegram:
             if fault is not None:
                 call.injected = True
                 raise _ApiError(fault.error_code, fault.description, fault.parameters)
+            counted = call.chat_id if method.lower() in FLOOD_METHODS else None
+            if isinstance(counted, int) and self.flood_limits:
+                self._check_flood(counted, call.time)
             if method.lower() == "getupdates":
                 await self._notify()
                 result = await self._get_updates(call, request)
@@ -1105,11 +1159,13 @@ class FakeTelegram:
                 if handler is None:
                     raise _ApiError(404, "Not Found: method not found")
                 result = handler(call)
+                if isinstance(counted, int):
+                    self._sends.append((call.time, counted))
             call.ok, call.result = True, result
             body = {"ok": True, "result": result}
         except _ApiError as e:
             call.ok, call.error_code, call.description = False, e.error_code, e.description
-            if not call.injected:
+            if not call.injected and not isinstance(e, _FloodError):
                 self.errors.append(call)
             status = e.error_code
             body = {"ok": False, "error_code": e.error_code, "description": e.description}
@@ -1135,6 +1191,21 @@ class FakeTelegram:
         if stored is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+
+    def _check_flood(self, chat_id: int, now: float) -> None:
+        """Raise a 429 when this send would go beyond a limit, with Telegram's retry_after:
+        whole seconds until the oldest send in the full window leaves it."""
+        waits = [
+            _flood_wait([t for t, _ in self._sends], *GLOBAL_FLOOD, now),
+            _flood_wait(
+                [t for t, c in self._sends if c == chat_id],
+                *(GROUP_FLOOD if chat_id < 0 else PRIVATE_FLOOD),
+                now,
+            ),
+        ]
+        if max(waits) > 0:
+            self.flood_hits += 1
+            raise _FloodError(max(1, math.ceil(max(waits))))
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method.lower())
@@ -1169,7 +1240,7 @@ class FakeTelegram:
             "message": self._public(stored.data),
             "data": data,
         }
-        self._callbacks[query_id] = _PendingCallback(query_id, user_id, chat.id, time.monotonic())
+        self._callbacks[query_id] = _PendingCallback(query_id, user_id, chat.id, self.clock())
         self._enqueue("callback_query", query)
         return query_id
 
@@ -1721,10 +1792,8 @@ class FakeTelegram:
             "chat": dict(chat.data),
             "date": int(time.time()),
         }
-        thread_id = call.param_int("message_thread_id")
+        thread_id = self._thread(call, chat)
         if thread_id is not None:
-            if not chat.is_forum:
-                raise _bad("message thread not found")
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
         if not reply_checked:
@@ -1873,8 +1942,17 @@ class FakeTelegram:
         stored = self._store_bot_message(call, chat, {"contact": contact}, inline=inline, other_markup=other)
         return self._public(stored.data)
 
+    def _thread(self, call: ApiCall, chat: _Chat) -> int | None:
+        """The request's message_thread_id, when it names a topic of this forum."""
+        thread_id = call.param_int("message_thread_id")
+        if thread_id is not None and (
+            not chat.is_forum or (chat.topics is not None and thread_id not in chat.topics)
+        ):
+            raise _bad("message thread not found")
+        return thread_id
+
     def _send_chat_action(self, call: ApiCall) -> bool:
-        self._chat(call, sending=True)
+        self._thread(call, self._chat(call, sending=True))
         if call.params.get("action") not in _CHAT_ACTIONS:
             raise _bad("wrong parameter action in request")
         return True
@@ -2064,8 +2142,7 @@ class FakeTelegram:
         too_old = query is not None and (
             query.expired
             or (
-                self.callback_query_ttl is not None
-                and time.monotonic() - query.created > self.callback_query_ttl
+                self.callback_query_ttl is not None and self.clock() - query.created > self.callback_query_ttl
             )
         )
         if query is None or query.answered or too_old:
@@ -2091,6 +2168,33 @@ class FakeTelegram:
 # --------------------------------------------------------------------------------------------
 # aiogram side
 # --------------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Virtual time for rate limits, shared by the fake and the code under test::
+
+        clock = FakeClock(); fake.clock = clock.now
+        sender = Sender(bot, clock=clock.now, sleep=clock.sleep)
+
+    ``sleep`` returns at once, having moved time to the sleeper's deadline. Time only moves
+    forward: sleepers that start in the same loop turn share the wait, like real sleeps; later
+    ones add to it, so virtual time can run ahead of a real run but never behind."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.time = start
+        self.sleeps: list[float] = []  # every sleep() asked for, in order
+
+    def now(self) -> float:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        deadline = self.time + max(seconds, 0.0)
+        await asyncio.sleep(0)  # let the others run (and start their own sleeps) first
+        self.time = max(self.time, deadline)
 
 
 class FastAiohttpSession(AiohttpSession):

@@ -106,9 +106,14 @@ async def web() -> AsyncIterator[httpx.AsyncClient]:
 
 def secret_free(error: ApiError, *secrets: str) -> ApiError:
     """The error, after checking that no secret appears anywhere a handler or a log could show."""
-    texts = [str(error), repr(error), error.message, error.endpoint,
-             str(getattr(error, "server_message", "") or ""),
-             "".join(traceback.format_exception(error))]
+    texts = [
+        str(error),
+        repr(error),
+        error.message,
+        error.endpoint,
+        str(getattr(error, "server_message", "") or ""),
+        "".join(traceback.format_exception(error)),
+    ]
     for secret in secrets:
         assert all(secret not in text for text in texts), f"{secret!r} leaked into {type(error).__name__}"
     return error
@@ -132,8 +137,11 @@ def requests_to(sandbox: Sandbox, method: str, path: str) -> list[RecordedReques
 def test_every_public_client_method_is_exercised_here(client: type):
     """A new client method needs its contract test here: the bot's end-to-end tests stand on it."""
     source = Path(__file__).read_text(encoding="utf-8")
-    public = [name for name, _ in inspect.getmembers(client, inspect.iscoroutinefunction)
-              if not name.startswith("_")]
+    public = [
+        name
+        for name, _ in inspect.getmembers(client, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    ]
     assert public and [name for name in public if f".{name}(" not in source] == []
 
 
@@ -173,8 +181,20 @@ async def test_orders_list_without_filter_is_every_order_normalised(cvety: Cvety
 
 @pytest.mark.parametrize(
     ("asked", "code"),
-    [("N", "N"), ("PD", "PD"), ("AP", "AP"), ("CO", "CO"), ("DE", "DE"), ("F", "F"), ("UN", "UN"),
-     ("TR", "TR"), ("RO", "RO"), ("in-transit", "DE"), ("accepted", "AP"), ("delivered", "F")],
+    [
+        ("N", "N"),
+        ("PD", "PD"),
+        ("AP", "AP"),
+        ("CO", "CO"),
+        ("DE", "DE"),
+        ("F", "F"),
+        ("UN", "UN"),
+        ("TR", "TR"),
+        ("RO", "RO"),
+        ("in-transit", "DE"),
+        ("accepted", "AP"),
+        ("delivered", "F"),
+    ],
 )
 async def test_orders_status_filter_is_applied_again_on_the_client(
     cvety: CvetyApi, sandbox: Sandbox, asked: str, code: str
@@ -262,7 +282,9 @@ async def test_change_status_happy_path(cvety: CvetyApi, sandbox: Sandbox):
     sent = requests_to(sandbox, "POST", f"{CVETY}/order/change-status")
     assert [r.headers["Content-Type"] for r in sent] == ["application/x-www-form-urlencoded"] * 2
     assert parse_qs(sent[0].body.decode()) == {
-        "id": [str(ORDER_AP)], "statusId": ["CO"], "comment": ["Собрала, фото в чате"]
+        "id": [str(ORDER_AP)],
+        "statusId": ["CO"],
+        "comment": ["Собрала, фото в чате"],
     }
     assert parse_qs(sent[1].body.decode())["statusId"] == ["CO"]
     seeded = sandbox.state.orders[ORDER_AP]
@@ -284,8 +306,11 @@ async def test_refused_transition_is_rejected_with_the_servers_message(cvety: Cv
 async def test_unknown_order_is_not_found_everywhere(cvety: CvetyApi, sandbox: Sandbox):
     assert ORDER_MISSING not in sandbox.state.orders
 
-    for call in (cvety.get_order(ORDER_MISSING), cvety.allowed_statuses(ORDER_MISSING),
-                 cvety.change_status(ORDER_MISSING, "F")):
+    for call in (
+        cvety.get_order(ORDER_MISSING),
+        cvety.allowed_statuses(ORDER_MISSING),
+        cvety.change_status(ORDER_MISSING, "F"),
+    ):
         error = await failure(sandbox, call, ApiNotFound)
         assert error.status_code == 404 and error.server_message == "Order not found"
 
@@ -333,15 +358,22 @@ async def test_products_list_and_detail(cvety: CvetyApi, sandbox: Sandbox):
 
 
 async def test_product_create_price_and_delete(cvety: CvetyApi, sandbox: Sandbox):
-    created = await cvety.create_product("SKU-CONTRACT-1", "Букет «Контракт»", 25000, SHOP_ID,
-                                         images=["/upload/iblock/8a1/25-krasnyh-roz.png"])
+    created = await cvety.create_product(
+        "SKU-CONTRACT-1", "Букет «Контракт»", 25000, SHOP_ID, images=["/upload/iblock/8a1/25-krasnyh-roz.png"]
+    )
     assert isinstance(created, Product)
     stored = sandbox.state.products[created.id]
     assert (stored.sku, stored.owner_id, stored.title, stored.price) == (
-        "SKU-CONTRACT-1", SHOP_ID, "Букет «Контракт»", 25000
+        "SKU-CONTRACT-1",
+        SHOP_ID,
+        "Букет «Контракт»",
+        25000,
     )
     assert (created.title, created.price, created.type, created.is_available) == (
-        "Букет «Контракт»", 25000, "vitrina", True
+        "Букет «Контракт»",
+        25000,
+        "vitrina",
+        True,
     )
     assert created.images == [sandbox.origin + "/upload/iblock/8a1/25-krasnyh-roz.png"]
 
@@ -359,8 +391,10 @@ async def test_product_create_price_and_delete(cvety: CvetyApi, sandbox: Sandbox
 async def test_the_two_documented_405s_are_not_supported(cvety: CvetyApi, sandbox: Sandbox):
     before = sandbox.state.products[PRODUCT_ROSES]
 
-    for call in (cvety.update_product_status(PRODUCT_ROSES, False),
-                 cvety.update_product_properties(PRODUCT_ROSES, width="45", height="65")):
+    for call in (
+        cvety.update_product_status(PRODUCT_ROSES, False),
+        cvety.update_product_properties(PRODUCT_ROSES, width="45", height="65"),
+    ):
         error = await failure(sandbox, call, ApiNotSupported)
         assert isinstance(error, ApiRejected) and error.status_code == 405
 
@@ -413,7 +447,8 @@ async def test_upload_goes_through_the_308_and_the_url_serves_the_picture(
     assert len(uploaded.urls) == 1 and uploaded.urls[0].startswith(sandbox.origin + "/upload/bot/")
     posts = [r for r in sandbox.requests if r.method == "POST" and r.path.startswith(f"{CVETY}/uploads/")]
     assert [(r.path, r.status) for r in posts] == [
-        (f"{CVETY}/uploads/images", 308), (f"{CVETY}/uploads/images/", 200)  # re-sent as a POST
+        (f"{CVETY}/uploads/images", 308),
+        (f"{CVETY}/uploads/images/", 200),  # re-sent as a POST
     ]
     assert all(r.query == {"access_token": sandbox.token} for r in posts)
     assert b'name="file"' in posts[1].body and png in posts[1].body
@@ -445,7 +480,9 @@ async def test_flowers_search_and_list(crm: CrmApi, sandbox: Sandbox):
     assert FLOWER_INACTIVE not in {f.id for f in everything}
     for flower in everything:
         assert (flower.name, flower.name_en, flower.quantity) == (
-            flowers[flower.id].name, flowers[flower.id].name_en, flowers[flower.id].quantity
+            flowers[flower.id].name,
+            flowers[flower.id].name_en,
+            flowers[flower.id].quantity,
         )
     assert {f.id: f.quantity for f in everything}[FLOWER_ZERO] == 0
 
@@ -456,16 +493,25 @@ async def test_flower_delivery_and_write_off_change_the_stock(crm: CrmApi, sandb
     before = rose.quantity
     assert lisianthus.quantity == 3
 
-    delivery = await crm.flower_delivery(FLOWER_ROSE_RED, 12, supplier="Rosaprima", price=300,
-                                         delivery_date=date(2025, 3, 7), note="Утренняя поставка")
-    writeoff = await crm.flower_writeoff(FLOWER_WHITE_LISIANTHUS, 1, "Брак",
-                                         note="Сломаны при разгрузке [op:abcd]")
+    delivery = await crm.flower_delivery(
+        FLOWER_ROSE_RED,
+        12,
+        supplier="Rosaprima",
+        price=300,
+        delivery_date=date(2025, 3, 7),
+        note="Утренняя поставка",
+    )
+    writeoff = await crm.flower_writeoff(
+        FLOWER_WHITE_LISIANTHUS, 1, "Брак", note="Сломаны при разгрузке [op:abcd]"
+    )
 
     assert (delivery.flower_id, delivery.previous_quantity) == (FLOWER_ROSE_RED, before)
     assert (delivery.added_quantity, delivery.new_quantity) == (12, before + 12)
     assert rose.quantity == before + 12 and delivery.message
     assert (writeoff.flower_id, writeoff.previous_quantity, writeoff.writeoff_quantity) == (
-        FLOWER_WHITE_LISIANTHUS, 3, 1
+        FLOWER_WHITE_LISIANTHUS,
+        3,
+        1,
     )
     assert writeoff.new_quantity == lisianthus.quantity == 2 and writeoff.reason == "Брак"
     listed = {f.id: f.quantity for f in await crm.list_flowers()}
@@ -475,7 +521,10 @@ async def test_flower_delivery_and_write_off_change_the_stock(crm: CrmApi, sandb
     latest = history[0]  # newest first
     assert latest.note == "Сломаны при разгрузке [op:abcd]" and "[op:abcd]" in latest.note
     assert (latest.flower_id, latest.movement_type, latest.quantity, latest.reason) == (
-        FLOWER_WHITE_LISIANTHUS, "writeoff", -1, "Брак"
+        FLOWER_WHITE_LISIANTHUS,
+        "writeoff",
+        -1,
+        "Брак",
     )
     assert latest.flower_name == lisianthus.name
     moved = sandbox.state.movements[-1]
@@ -483,7 +532,9 @@ async def test_flower_delivery_and_write_off_change_the_stock(crm: CrmApi, sandb
     assert {m.flower_id for m in history} == {FLOWER_WHITE_LISIANTHUS}
     rose_latest = (await crm.history(FLOWER_ROSE_RED, limit=1))[0]
     assert (rose_latest.movement_type, rose_latest.quantity, rose_latest.note) == (
-        "delivery", 12, "Утренняя поставка"
+        "delivery",
+        12,
+        "Утренняя поставка",
     )
     assert rose_latest.delivery_date == date(2025, 3, 7)
     assert len(await crm.history(limit=3)) == 3
@@ -522,11 +573,15 @@ async def test_inventory_update_bulk_update_and_low_stock(crm: CrmApi, sandbox: 
     assert (ribbon.name, ribbon.quantity, ribbon.price) == (materials[MATERIAL_RIBBON].name, 3, 1200)
 
     assert (update.product_id, update.old_quantity, update.new_quantity, update.change) == (
-        str(MATERIAL_RIBBON), 3, 10, 7
+        str(MATERIAL_RIBBON),
+        3,
+        10,
+        7,
     )
     assert bulk.updated_count == 2 and bulk.errors == ["no-such: Product not found"]
     assert [(u.product_id, u.old_quantity, u.new_quantity) for u in bulk.updated_products] == [
-        (str(MATERIAL_RIBBON), 10, 4), ("102", 120, 50)
+        (str(MATERIAL_RIBBON), 10, 4),
+        ("102", 120, 50),
     ]
     assert materials[MATERIAL_RIBBON].quantity == 4 and materials[102].quantity == 50
     assert low_after.threshold == 4
@@ -538,15 +593,18 @@ async def test_inventory_update_bulk_update_and_low_stock(crm: CrmApi, sandbox: 
 async def test_inventory_delivery_and_write_off(crm: CrmApi, sandbox: Sandbox):
     ribbon = sandbox.state.materials[MATERIAL_RIBBON]
 
-    delivery = await crm.inventory_delivery(str(MATERIAL_RIBBON), 5, supplier="Упаковка.kz", price=1000,
-                                            note="[op:ef01]")
+    delivery = await crm.inventory_delivery(
+        str(MATERIAL_RIBBON), 5, supplier="Упаковка.kz", price=1000, note="[op:ef01]"
+    )
     writeoff = await crm.inventory_writeoff(str(MATERIAL_RIBBON), 2, "Использовано в работе")
     too_much = await failure(sandbox, crm.inventory_writeoff(str(MATERIAL_RIBBON), 99, "Брак"), ApiRejected)
     flower = await crm.inventory_delivery(FLOWER_ROSE_RED, 1)  # the inventory endpoints take flowers too
 
     assert delivery.product is not None and delivery.message
     assert (delivery.product.id, delivery.product.name, delivery.product.quantity) == (
-        str(MATERIAL_RIBBON), ribbon.name, 8
+        str(MATERIAL_RIBBON),
+        ribbon.name,
+        8,
     )
     assert writeoff.product is not None and writeoff.product.quantity == 6 == ribbon.quantity
     assert not isinstance(too_much, ApiNotFound) and "6 available" in str(too_much)
@@ -559,9 +617,11 @@ async def test_inventory_delivery_and_write_off(crm: CrmApi, sandbox: Sandbox):
 async def test_unknown_inventory_product_is_not_found(crm: CrmApi, sandbox: Sandbox):
     before = [m.quantity for m in sandbox.state.materials.values()]
 
-    for call in (crm.inventory_update("no-such-product", 1),
-                 crm.inventory_delivery("no-such-product", 1),
-                 crm.inventory_writeoff("no-such-product", 1, "Брак")):
+    for call in (
+        crm.inventory_update("no-such-product", 1),
+        crm.inventory_delivery("no-such-product", 1),
+        crm.inventory_writeoff("no-such-product", 1, "Брак"),
+    ):
         # the CRM says "404: Product not found" inside an HTTP 500
         error = await failure(sandbox, call, ApiNotFound)
         assert error.status_code == 404 and error.server_message == "Product not found"
@@ -583,7 +643,10 @@ async def test_profile_get_and_put(crm: CrmApi, sandbox: Sandbox):
 
     updated = await crm.update_profile("Асель Т.", "8 701 234 56 79", "senior", bio="Люблю пионы")
     assert (updated.name, updated.phone, updated.position, updated.bio) == (
-        "Асель Т.", "+77012345679", "senior", "Люблю пионы"
+        "Асель Т.",
+        "+77012345679",
+        "senior",
+        "Люблю пионы",
     )
     assert sandbox.state.profile["phone"] == "+77012345679" and sandbox.state.profile["name"] == "Асель Т."
     assert (await crm.get_profile()).position == "senior"
@@ -602,13 +665,17 @@ async def test_shop_info_get_and_put(crm: CrmApi, sandbox: Sandbox):
 
     seeded = sandbox.state.shop_info
     assert (info.name, info.address, info.working_hours, info.city) == (
-        seeded["name"], seeded["address"], seeded["working_hours"], seeded["city"]
+        seeded["name"],
+        seeded["address"],
+        seeded["working_hours"],
+        seeded["city"],
     )
     assert info.phone == "+77273788888"
     assert info.social.instagram == "https://instagram.com/cvety.kz" and info.social.telegram is None
 
-    updated = await crm.update_shop_info(working_hours="Пн-Вс: 8:00-22:00",
-                                         social_media={"telegram": "@cvetykz"})
+    updated = await crm.update_shop_info(
+        working_hours="Пн-Вс: 8:00-22:00", social_media={"telegram": "@cvetykz"}
+    )
     assert updated.working_hours == "Пн-Вс: 8:00-22:00" and updated.social.telegram == "@cvetykz"
     assert updated.social.instagram == "https://instagram.com/cvety.kz"  # the rest is kept
     assert updated.name == info.name and sandbox.state.shop_info["working_hours"] == "Пн-Вс: 8:00-22:00"
@@ -630,8 +697,9 @@ async def test_colleagues_in_both_shapes(crm: CrmApi, sandbox: Sandbox):
     assert {c.id for c in inactive.items} == {str(i) for i, c in colleagues.items() if not c.is_active}
     assert str(COLLEAGUE_INACTIVE) in {c.id for c in inactive.items} and inactive.position_stats == {}
     assert all(c.is_active is False for c in inactive.items)
-    assert {c.id for c in couriers.items} == {str(i) for i, c in colleagues.items()
-                                              if c.position == "courier"}
+    assert {c.id for c in couriers.items} == {
+        str(i) for i, c in colleagues.items() if c.position == "courier"
+    }
     assert requests_to(sandbox, "GET", f"{CRM}/api/v2/colleagues")[1].query["isActive"] == "false"
 
 
@@ -641,7 +709,10 @@ async def test_colleague_create_update_toggle_delete(crm: CrmApi, sandbox: Sandb
     created = await crm.create_colleague("Жанна Омарова", "8 777 123 45 00", "florist")
     assert int(created.id) == max(colleagues)
     assert (created.name, created.phone, created.position, created.is_active) == (
-        "Жанна Омарова", "+77771234500", "florist", True
+        "Жанна Омарова",
+        "+77771234500",
+        "florist",
+        True,
     )
     assert created.joined_at is not None
     stored = colleagues[int(created.id)]
@@ -667,8 +738,11 @@ async def test_colleague_create_update_toggle_delete(crm: CrmApi, sandbox: Sandb
 async def test_unknown_colleague_is_not_found(crm: CrmApi, sandbox: Sandbox):
     assert 999 not in sandbox.state.colleagues
 
-    for call in (crm.update_colleague("999", name="Кто-то"), crm.toggle_colleague("999"),
-                 crm.delete_colleague("999")):
+    for call in (
+        crm.update_colleague("999", name="Кто-то"),
+        crm.toggle_colleague("999"),
+        crm.delete_colleague("999"),
+    ):
         error = await failure(sandbox, call, ApiNotFound)
         assert error.server_message == "Colleague not found"
 
@@ -738,8 +812,12 @@ async def test_malformed_json_on_a_get_is_a_bad_response(cvety: CvetyApi, crm: C
 async def test_the_token_never_appears_in_an_error(cvety: CvetyApi, sandbox: Sandbox):
     token = sandbox.token
     echo = f"bad request to /orders?access_token={token}&id=1 (token {token})"
-    sandbox.faults.add("GET", f"{CVETY}/orders", status=400,
-                       body=f'{{"success": false, "error": {{"code": "x", "message": "{echo}"}}}}')
+    sandbox.faults.add(
+        "GET",
+        f"{CVETY}/orders",
+        status=400,
+        body=f'{{"success": false, "error": {{"code": "x", "message": "{echo}"}}}}',
+    )
     sandbox.faults.add("GET", f"{CVETY}/shop/list", status=500, body=f'{{"detail": "{echo}"}}', times=1)
     sandbox.faults.add("GET", f"{CVETY}/customers/", body=f'{{"status": false, "error": "{echo}"}}')
     sandbox.faults.add("GET", f"{CVETY}/products", redirect_to="http://203.0.113.7/steal")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from apscheduler.events import EVENT_JOB_EXECUTED
 
 from bot.jobs import retry_outbox
 from sandbox import data
 from services.outbox import Outbox, op_mark
 from services.storage.repositories import OutboxRepository
-from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, SENIOR, Harness, start_harness
+from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, SENIOR, Harness, run_job_now, start_harness
 from tests.fake_telegram import TINY_PNG, FakeTelegram
 
 DELIVERY = "/crm/api/flowers/delivery"
@@ -276,16 +275,16 @@ async def test_crm_down_then_up_writes_exactly_once_and_tells_the_person(bot: Ha
     await press(bot, FLORIST, "Пропустить", "проверьте")
     await press(bot, FLORIST, "Сохранить", "Сохранено, отправлю, когда склад ответит")
     assert stock(bot, ROSE) == before
-    await retry_outbox(later(bot, hours=0.01), bot.app.bot, bot.app.i18n, bot.app.staff)
+    await retry_outbox(later(bot, hours=0.01), bot.app.sender, bot.app.i18n, bot.app.staff)
     assert stock(bot, ROSE) == before  # still down: nothing said, nothing written
     bot.sandbox.faults.clear()
-    await retry_outbox(later(bot), bot.app.bot, bot.app.i18n, bot.app.staff)
+    await retry_outbox(later(bot), bot.app.sender, bot.app.i18n, bot.app.staff)
     told = await bot.tg.wait_for_message(FLORIST, text_contains="Склад ответил")
     assert "Приход сохранён" in told["text"]
     assert stock(bot, ROSE) == before + 40
     marks = [m.note for m in bot.sandbox.state.movements if "[op:" in (m.note or "")]
     assert len(marks) == 1
-    await retry_outbox(later(bot, hours=2), bot.app.bot, bot.app.i18n, bot.app.staff)
+    await retry_outbox(later(bot, hours=2), bot.app.sender, bot.app.i18n, bot.app.staff)
     assert stock(bot, ROSE) == before + 40
 
 
@@ -305,26 +304,17 @@ async def test_timeout_whose_write_landed_is_not_written_again(quick: Harness):
     await press(quick, FLORIST, "Пропустить", "проверьте")
     await press(quick, FLORIST, "Сохранить", "Сохранено, отправлю")
     assert stock(quick, ROSE) == before + 15
-    await retry_outbox(later(quick), quick.app.bot, quick.app.i18n, quick.app.staff)
+    await retry_outbox(later(quick), quick.app.sender, quick.app.i18n, quick.app.staff)
     await quick.tg.wait_for_message(FLORIST, text_contains="Склад ответил")
     assert len(posts(quick, DELIVERY)) == 1
     assert stock(quick, ROSE) == before + 15
 
 
-async def test_retry_job_runs_on_the_scheduler(bot: Harness):
-    scheduler = bot.app.dp.workflow_data["scheduler"]
-    job = scheduler.get_job("retry_outbox")
-    assert job is not None
-    ran: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-    def listener(event) -> None:
-        if event.job_id == "retry_outbox" and not ran.done():
-            ran.set_result(event.code)
-
-    scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-    job.modify(next_run_time=datetime.now(UTC))
-    scheduler.wakeup()
-    assert await asyncio.wait_for(ran, 5) == EVENT_JOB_EXECUTED
+async def test_retry_job_runs_on_the_scheduler(tg: FakeTelegram, sandbox, tmp_path):
+    async for harness in start_harness(
+        tg, sandbox, tmp_path, start_scheduler=True, new_order_poll_seconds=0, low_stock_poll_seconds=0
+    ):
+        assert await run_job_now(harness, "retry_outbox") == EVENT_JOB_EXECUTED
 
 
 async def test_a_restart_in_the_middle_of_a_delivery(tg: FakeTelegram, sandbox, tmp_path):

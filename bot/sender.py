@@ -1,0 +1,319 @@
+"""The one way out for every message the bot starts itself (alerts, notifications).
+
+A scheduler job or a handler hands a message to `Sender` and keeps going: the sender keeps the bot
+within Telegram's flood limits, retries what waiting can fix, follows a group's upgrade to a
+supergroup, and turns every other refusal into None/False plus one log line. It never raises for
+a Telegram-side failure; a local programming error (a wrong argument) still raises.
+
+Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
+  * a group, supergroup or channel (negative id): at most `group_per_minute` in any 60 seconds;
+  * a private chat: about `private_per_second`;
+  * everything together: `global_per_second`.
+Edits are limited by Telegram separately from sends and the numbers are not published, so each
+chat has a second budget of the same size just for edits; both count towards the global limit.
+
+Within one chat, messages and edits go out in the order they were handed over (FIFO): a message
+waiting out a `retry_after` holds back the ones after it, so an alert never overtakes its edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiogram import Bot
+from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import InputFile, Message
+
+__all__ = ["Sender"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+GROUP_WINDOW = 60.0  # seconds: Telegram's group limit is "20 messages per minute"
+MAX_BACKOFF = 30.0  # seconds between retries after a network or server error
+# Refusals about what happened in Telegram (a chat that is gone, a message someone deleted), not bugs
+GONE = ("chat not found", "message to edit not found")
+
+
+class _Window:
+    """At most `limit` events in any `period` seconds.
+
+    Only the last `limit` event times matter: one more event fits once the oldest of them is
+    `period` old."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self._times: deque[float] = deque(maxlen=limit)
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more event fits (0: it fits now)."""
+        if len(self._times) < self.limit:
+            return 0.0
+        return max(0.0, self._times[0] + self.period - now)
+
+    def take(self, now: float) -> None:
+        self._times.append(now)
+
+
+def _per_second(rate: float) -> _Window:
+    # 30/s → 30 in any second; 1/s → 1 in any second; 0.5/s → 1 in any 2 seconds
+    limit = max(1, round(rate))
+    return _Window(limit, limit / rate)
+
+
+@dataclass
+class _Chat:
+    lock: asyncio.Lock  # one request at a time per chat: keeps the chat's order
+    sends: _Window
+    edits: _Window
+
+
+class Sender:
+    """Sends and edits within Telegram's limits; None/False when Telegram would not take it.
+
+    on_unreachable(chat_id): the user blocked the bot, or the bot was removed from the group
+    (called with the id the caller used). on_migrated(old, new): a group became a supergroup;
+    the sender already sends there, the callback is for remembering the new id for good.
+    max_retries bounds the retries of one call, whatever made it retry (flood, network, 5xx).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        on_unreachable: Callable[[int], Awaitable[None]] | None = None,
+        on_migrated: Callable[[int, int], Awaitable[None]] | None = None,
+        group_per_minute: int = 20,
+        private_per_second: float = 1.0,
+        global_per_second: float = 30.0,
+        max_retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if group_per_minute < 1 or private_per_second <= 0 or global_per_second <= 0 or max_retries < 0:
+            raise ValueError("limits must be positive and max_retries must not be negative")
+        self._bot = bot
+        self._on_unreachable = on_unreachable
+        self._on_migrated = on_migrated
+        self._group_per_minute = group_per_minute
+        self._private_per_second = private_per_second
+        self._max_retries = max_retries
+        self._clock = clock
+        self._sleep = sleep
+        self._global = _per_second(global_per_second)
+        self._chats: dict[int, _Chat] = {}
+        self._migrations: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ sending
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Message | None:
+        """kwargs go to Bot.send_message as they are (message_thread_id, reply_markup, …)."""
+        return await self._deliver(
+            "sendMessage", chat_id, lambda chat: self._bot.send_message(chat, text, **kwargs)
+        )
+
+    async def send_photo(self, chat_id: int, photo: str | InputFile, **kwargs: Any) -> Message | None:
+        """photo: a file_id, a URL or an InputFile (read again if the send is retried)."""
+        return await self._deliver(
+            "sendPhoto", chat_id, lambda chat: self._bot.send_photo(chat, photo, **kwargs)
+        )
+
+    async def edit_message_text(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> bool:
+        """True when the message shows `text` now (also when it already did); False when it
+        could not be edited, e.g. someone deleted it (a warning, not an error)."""
+        return await self._edit(
+            "editMessageText",
+            chat_id,
+            lambda chat: self._bot.edit_message_text(text, chat_id=chat, message_id=message_id, **kwargs),
+        )
+
+    async def edit_message_reply_markup(self, chat_id: int, message_id: int, **kwargs: Any) -> bool:
+        """True when the message has the markup now (also when it already had)."""
+        return await self._edit(
+            "editMessageReplyMarkup",
+            chat_id,
+            lambda chat: self._bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, **kwargs),
+        )
+
+    # ------------------------------------------------------------------ migrated groups
+
+    def resolve(self, chat_id: int) -> int:
+        """The id to use now: the supergroup's id once a group was upgraded, else chat_id."""
+        return self._migrations.get(chat_id, chat_id)
+
+    def remember_migration(self, old: int, new: int) -> None:
+        """From now on everything for `old` goes to `new` (e.g. restored from the database)."""
+        if old == new:
+            return
+        for earlier, current in self._migrations.items():
+            if current == old:  # a chain a → old → new: a goes straight to new
+                self._migrations[earlier] = new
+        self._migrations[old] = new
+
+    # ------------------------------------------------------------------ checking a chat
+
+    async def can_post(self, chat_id: int, thread_id: int | None = None) -> tuple[bool, str]:
+        """Can the bot send to the chat (and to the forum topic `thread_id`)? (ok, why not).
+
+        Asks getChat and getChatMember for the bot. A topic is probed with a "typing" chat
+        action, the one harmless call that names a thread: the Bot API cannot look a topic up,
+        and it may accept the probe for a topic deleted a moment ago (a send there then fails
+        and is logged). Not rate limited: meant for start-up and `cvety-bot check`."""
+        chat_id = self.resolve(chat_id)
+        try:
+            chat = await self._bot.get_chat(chat_id)
+            member = await self._bot.get_chat_member(chat_id, self._bot.id)
+            if chat.type == ChatType.PRIVATE:
+                return True, ""
+            if member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
+                return False, "the bot was removed from this chat"
+            if getattr(member, "can_send_messages", True) is False:  # restricted
+                return False, "the bot may not send messages here: make it an administrator"
+            if chat.type == ChatType.CHANNEL and not getattr(member, "can_post_messages", False):
+                return False, "the bot may not post in this channel: give it the right to post"
+            if (
+                member.status == ChatMemberStatus.MEMBER
+                and chat.permissions is not None
+                and chat.permissions.can_send_messages is False
+            ):
+                return False, "members may not send messages here: make the bot an administrator"
+            if thread_id is not None:
+                if not chat.is_forum:
+                    return False, f"this chat has no topics, so no topic {thread_id}"
+                await self._bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+        except TelegramMigrateToChat as e:
+            if e.migrate_to_chat_id == chat_id:  # would ask again forever
+                return False, f"Telegram refused: {e.message}"
+            await self._migrated(chat_id, e.migrate_to_chat_id)
+            return await self.can_post(e.migrate_to_chat_id, thread_id)
+        except TelegramForbiddenError:
+            return False, "the bot is not in this chat (removed, or blocked by the user)"
+        except TelegramBadRequest as e:
+            if "chat not found" in e.message.lower():
+                return False, "chat not found: a wrong id, or the bot was never added to it"
+            if "thread not found" in e.message.lower():
+                return False, f"topic {thread_id} not found in this forum"
+            return False, f"Telegram refused: {e.message}"
+        except (TelegramAPIError, ClientDecodeError) as e:
+            return False, f"Telegram did not answer properly: {e.message}"
+        return True, ""
+
+    # ------------------------------------------------------------------ the machinery
+
+    async def _edit(self, what: str, chat_id: int, call: Callable[[int], Awaitable[object]]) -> bool:
+        async def attempt(chat: int) -> bool:
+            try:
+                await call(chat)
+            except TelegramBadRequest as e:
+                # Telegram's way of saying the message already is what we wanted
+                if "message is not modified" not in e.message.lower():
+                    raise
+            return True
+
+        return await self._deliver(what, chat_id, attempt, edit=True) is True
+
+    async def _deliver(
+        self, what: str, chat_id: int, call: Callable[[int], Awaitable[T]], *, edit: bool = False
+    ) -> T | None:
+        """call(current chat id) within the limits, retried while waiting can help."""
+        async with self._chat(self.resolve(chat_id)).lock:
+            target = self.resolve(chat_id)  # the group may have migrated while we queued
+            retries = 0
+            migrated = False
+            while True:
+                await self._wait_for_slot(target, edit)
+                try:
+                    return await call(target)
+                except TelegramRetryAfter as e:
+                    delay, why = float(e.retry_after), f"flood limit, retry after {e.retry_after} s"
+                except TelegramMigrateToChat as e:
+                    if migrated:  # a supergroup cannot migrate again: something is off
+                        log.error("%s to chat %s: migrated twice: %s", what, chat_id, e.message)
+                        return None
+                    migrated = True
+                    await self._migrated(target, e.migrate_to_chat_id)
+                    target = e.migrate_to_chat_id
+                    continue
+                except TelegramForbiddenError as e:
+                    log.warning("%s to chat %s: unreachable: %s", what, chat_id, e.message)
+                    await self._unreachable(chat_id)
+                    return None
+                except TelegramBadRequest as e:
+                    if any(gone in e.message.lower() for gone in GONE):
+                        log.warning("%s to chat %s: %s", what, chat_id, e.message)
+                    else:  # our request was wrong (too long, bad HTML, bad keyboard…)
+                        log.error("%s to chat %s rejected: %s", what, chat_id, e.message)
+                    return None
+                except TelegramEntityTooLarge as e:  # a network error by class, but final
+                    log.error("%s to chat %s rejected: %s", what, chat_id, e.message)
+                    return None
+                except (TelegramNetworkError, TelegramServerError) as e:
+                    # A timeout may hide a message that did arrive: a retry can duplicate it,
+                    # which beats losing an alert.
+                    delay, why = min(2.0**retries, MAX_BACKOFF), e.message
+                except (TelegramAPIError, ClientDecodeError) as e:  # 401, 404, 409, garbage
+                    log.error("%s to chat %s failed: %s", what, chat_id, e.message)
+                    return None
+                if retries >= self._max_retries:
+                    log.warning("%s to chat %s: gave up after %d retries: %s", what, chat_id, retries, why)
+                    return None
+                retries += 1
+                await self._sleep(delay)
+
+    async def _wait_for_slot(self, chat_id: int, edit: bool) -> None:
+        state = self._chat(chat_id)
+        window = state.edits if edit else state.sends
+        while True:
+            now = self._clock()
+            delay = max(window.wait(now), self._global.wait(now))
+            if delay <= 0:
+                window.take(now)
+                self._global.take(now)
+                return
+            await self._sleep(delay)  # another chat may take the global slot first: look again
+
+    def _chat(self, chat_id: int) -> _Chat:
+        state = self._chats.get(chat_id)
+        if state is None:
+            state = self._chats[chat_id] = _Chat(asyncio.Lock(), self._budget(chat_id), self._budget(chat_id))
+        return state
+
+    def _budget(self, chat_id: int) -> _Window:
+        if chat_id < 0:  # groups, supergroups and channels
+            return _Window(self._group_per_minute, GROUP_WINDOW)
+        return _per_second(self._private_per_second)
+
+    async def _migrated(self, old: int, new: int) -> None:
+        log.warning("chat %s was upgraded to the supergroup %s: sending there from now on", old, new)
+        self.remember_migration(old, new)
+        if self._on_migrated is not None:
+            try:
+                await self._on_migrated(old, new)
+            except Exception:  # the caller's bug must not stop the message
+                log.exception("on_migrated(%s, %s) failed", old, new)
+
+    async def _unreachable(self, chat_id: int) -> None:
+        if self._on_unreachable is not None:
+            try:
+                await self._on_unreachable(chat_id)
+            except Exception:  # the caller's bug must not reach the caller of send_message
+                log.exception("on_unreachable(%s) failed", chat_id)
