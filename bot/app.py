@@ -28,7 +28,7 @@ from bot.fsm_storage import SqlStorage
 from bot.i18n import make_i18n
 from bot.jobs import add_alert_jobs, add_jobs, build_scheduler
 from bot.middlewares import AccessMiddleware
-from bot.sender import Sender
+from bot.sender import Sender, SenderMiddleware
 from handlers import get_routers
 from handlers.commands import set_bot_commands
 from services.alerts import opening_hours
@@ -212,6 +212,7 @@ async def build_application(
             clock=sender_time[0],
             sleep=sender_time[1],
         )
+    bot.session.middleware(SenderMiddleware(sender))
     alerts = AlertCenter(
         settings=settings,
         sender=sender,

@@ -19,6 +19,7 @@ waiting out a `retry_after` holds back the ones after it, so an alert never over
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -39,9 +41,26 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import (
+    CopyMessage,
+    EditMessageCaption,
+    EditMessageMedia,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    ForwardMessage,
+    SendDocument,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.methods.base import Response
 from aiogram.types import InputFile, Message
 
-__all__ = ["Sender"]
+__all__ = ["Sender", "SenderMiddleware"]
+
+# Set while the Sender itself makes an API call, so SenderMiddleware does not count it twice.
+_inside_sender: contextvars.ContextVar[bool] = contextvars.ContextVar("inside_sender", default=False)
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +254,15 @@ class Sender:
         self, what: str, chat_id: int, call: Callable[[int], Awaitable[T]], *, edit: bool = False
     ) -> T | None:
         """call(current chat id) within the limits, retried while waiting can help."""
+        token = _inside_sender.set(True)  # the calls made here skip SenderMiddleware
+        try:
+            return await self._deliver_limited(what, chat_id, call, edit=edit)
+        finally:
+            _inside_sender.reset(token)
+
+    async def _deliver_limited(
+        self, what: str, chat_id: int, call: Callable[[int], Awaitable[T]], *, edit: bool
+    ) -> T | None:
         async with self._chat(self.resolve(chat_id)).lock:
             target = self.resolve(chat_id)  # the group may have migrated while we queued
             retries = 0
@@ -317,3 +345,54 @@ class Sender:
                 await self._on_unreachable(chat_id)
             except Exception:  # the caller's bug must not reach the caller of send_message
                 log.exception("on_unreachable(%s) failed", chat_id)
+
+
+_LIMITED = (
+    SendMessage,
+    SendPhoto,
+    SendDocument,
+    SendMediaGroup,
+    CopyMessage,
+    ForwardMessage,
+    EditMessageText,
+    EditMessageReplyMarkup,
+    EditMessageCaption,
+    EditMessageMedia,
+)
+_EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
+REPLY_MAX_RETRIES = 2
+REPLY_MAX_WAIT = 30  # seconds: a person waiting longer than this for a reply has given up
+
+
+class SenderMiddleware(BaseRequestMiddleware):
+    """Replies that handlers send directly (message.answer, edits of a card) pass the same
+    per-chat and global limits as the Sender's own messages, and a `retry_after` is waited out
+    (briefly) instead of surfacing as an error: every outgoing message meets one limiter."""
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[T], bot: Bot, method: TelegramMethod[T]
+    ) -> Response[T]:
+        chat_id = getattr(method, "chat_id", None)
+        limited = isinstance(method, _LIMITED)  # not a narrowing isinstance: `method` keeps its type
+        if _inside_sender.get() or not limited or not isinstance(chat_id, int):
+            return await make_request(bot, method)
+        edit = type(method) in _EDITS
+        retries = 0
+        while True:
+            await self._sender._wait_for_slot(self._sender.resolve(chat_id), edit)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as e:
+                if retries >= REPLY_MAX_RETRIES or e.retry_after > REPLY_MAX_WAIT:
+                    raise
+                retries += 1
+                log.warning(
+                    "%s to chat %s: flood limit, retry after %s s",
+                    type(method).__name__,
+                    chat_id,
+                    e.retry_after,
+                )
+                await self._sender._sleep(float(e.retry_after))

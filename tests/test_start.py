@@ -97,3 +97,17 @@ async def test_stranger_chatting_in_a_group_is_ignored(bot: Harness, chat_type):
     await bot.tg.send_message(OWNER, "/help", chat_id=group, chat_type=chat_type)
     reply = await bot.tg.wait_for_message(group, text_contains="Что я умею")
     assert bot.tg.messages(group) == [reply]
+
+
+async def test_a_reply_that_meets_the_flood_limit_waits_and_arrives(tg, sandbox, tmp_path):
+    from tests.fake_telegram import FakeClock
+
+    clock = FakeClock()
+    async for harness in start_harness(tg, sandbox, tmp_path, sender_time=(clock.now, clock.sleep)):
+        tg.fail_next(
+            "sendMessage", error_code=429, description="Too Many Requests: retry after 5", retry_after=5
+        )
+        await harness.tg.send_message(OWNER, "/help")
+        await harness.tg.wait_for_message(OWNER, text_contains="Что я умею")
+        assert 5 in clock.sleeps
+        assert [c.error_code for c in tg.requests if c.method == "sendMessage"] == [429, None]
