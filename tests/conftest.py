@@ -16,7 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from bot.app import Application, build_application
 from bot.config import Settings, load_settings
 from sandbox import Sandbox, start_sandbox
-from tests.fake_telegram import FakeTelegram, FastAiohttpSession, run_polling
+from tests.fake_telegram import FakeClock, FakeTelegram, FastAiohttpSession, run_polling
 
 # Telegram ids of the demo staff used across the end-to-end tests
 OWNER, SENIOR, FLORIST, ASSISTANT, COURIER, STRANGER = 1001, 1002, 1003, 1004, 1005, 4242
@@ -123,6 +123,9 @@ async def start_harness(
     """The bot polling the fake Telegram. The scheduler is off unless asked for: tests call the
     jobs themselves, so no poll runs in the middle of a test that counts API calls."""
     settings = make_settings(tg, sandbox, tmp_path, **overrides)
+    if sender_time is None:  # rate limits on virtual time: no test waits for a real second
+        clock = FakeClock()
+        sender_time = (clock.now, clock.sleep)
     app = await build_application(
         settings,
         bot_session=fake_session(tg),
