@@ -250,6 +250,10 @@ class AlertCenter:
                 taker = await self._taken_by(order.id)
                 if taker is not None:
                     people.add(taker)
+            else:  # couriers may not sit in the shop's group: each gets the push in private
+                people |= {
+                    m.telegram_id for m in await self._staff.list_all() if m.role == "courier" and m.active
+                }
             await self._to_people(sorted(people), partial(nudge_text, order, nudge, today))
 
     async def _taken_by(self, order_id: int) -> int | None:

@@ -207,6 +207,8 @@ async def test_deadline_nudges_once(shop: Harness):
     nudges = [t for t in group_texts(shop) if t.startswith("⏰")]
     assert sum(f"№{data.ORDER_N}" in t for t in nudges) == 1
     assert sum(f"№{data.ORDER_CO}" in t and "никто не повёз" in t for t in nudges) == 1
+    to_courier = [m["text"] for m in shop.tg.messages(COURIER) if m.get("text", "").startswith("⏰")]
+    assert sum(f"№{data.ORDER_CO}" in t for t in to_courier) == 1
 
 
 async def open_card_as(bot: Harness, user: int, order_id: int) -> dict:
