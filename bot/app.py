@@ -32,6 +32,7 @@ from bot.sender import Sender, SenderMiddleware
 from handlers import get_routers
 from handlers.commands import set_bot_commands
 from services.alerts import opening_hours
+from services.catalog import CatalogService
 from services.crm_api import CrmApi
 from services.cvety_api import CvetyApi
 from services.errors import ApiError
@@ -39,6 +40,9 @@ from services.http import make_http_client
 from services.inventory import InventoryService, RecentChoices
 from services.orders import OrderService
 from services.outbox import Outbox
+from services.people import ColleagueService, InviteService
+from services.profile import ProfileService, ShopService
+from services.showcase import ShowcaseService
 from services.staff import StaffService
 from services.storage.db import create_engine, make_sessionmaker, migrate
 from services.storage.repositories import (
@@ -147,10 +151,20 @@ class Application:
         middleware even before any feature registers a callback handler."""
         return sorted({*self.dp.resolve_used_update_types(), "message", "callback_query"})
 
+    async def drain(self, seconds: float = 10.0) -> None:
+        """Let updates already being handled finish (a half-sent reply, a status change) before
+        the connections close under them."""
+        pending = [t for t in getattr(self.dp, "_handle_update_tasks", ()) if not t.done()]
+        if pending:
+            _done, still = await asyncio.wait(pending, timeout=seconds)
+            if still:
+                log.warning("%s updates were still being handled at shutdown", len(still))
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await self.drain()
         for close in (
             self.dp.storage.close,
             self.bot.session.close,
@@ -236,6 +250,12 @@ async def build_application(
         outbox=outbox,
         recent=RecentChoices(kv),
         subscriptions=alerts.subscriptions,
+        colleagues=ColleagueService(crm, staff, sessions, audit),
+        invites=InviteService(sessions, staff, audit),
+        profiles=ProfileService(crm, staff_repository),
+        shops=ShopService(crm, cvety),
+        catalog=CatalogService(cvety),
+        showcase=ShowcaseService(cvety, kv, tz=settings.tz),
         sender=sender,
         audit=audit,
         kv=kv,
@@ -320,5 +340,6 @@ async def run_polling(settings: Settings) -> None:
             log.warning("DEMO mode is on: orders, stock and colleagues are demo data")
         await app.bot.delete_webhook(drop_pending_updates=False)
         await app.dp.start_polling(app.bot, allowed_updates=app.allowed_updates)
+        await app.drain()
     finally:
         await app.aclose()

@@ -41,6 +41,11 @@ class AccessMiddleware(BaseMiddleware):
         data["i18n"] = self._i18n
         with self._i18n.context(), self._i18n.use_locale(locale):
             if member is None:
+                if _invitation(event):
+                    # /start <code> from a stranger: the invitation handler decides
+                    data["staff"] = None
+                    data["role"] = None
+                    return await handler(event, data)
                 await self._refuse(event, user, data)
                 return None
             try:
@@ -79,3 +84,11 @@ async def _answer_callback(query: CallbackQuery, text: str) -> None:
         await query.answer(text, show_alert=False)
     except Exception:  # an old query cannot be answered; the refusal itself must not crash
         log.debug("could not answer callback %s", query.id, exc_info=True)
+
+
+def _invitation(event: TelegramObject) -> bool:
+    """A private `/start <payload>`: the way a new colleague arrives with an invitation link."""
+    if not isinstance(event, Update) or event.message is None or event.message.chat.type != "private":
+        return False
+    parts = (event.message.text or "").split(maxsplit=1)
+    return len(parts) == 2 and (parts[0] == "/start" or parts[0].startswith("/start@"))

@@ -4,16 +4,38 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import alerts, errors, fallback, inventory, orders, start, stocktake
+from handlers import (
+    alerts,
+    catalog,
+    colleagues,
+    errors,
+    fallback,
+    inventory,
+    language,
+    orders,
+    profile,
+    shop,
+    showcase,
+    start,
+    stocktake,
+)
 
 
 def get_routers() -> list[Router]:
     return [
+        colleagues.get_start_router(),  # /start <invitation>, before the plain /start
         start.get_router(),
         orders.get_router(),
         inventory.get_router(),
         stocktake.get_router(),
         alerts.get_router(),
+        colleagues.get_router(),
+        profile.get_router(),
+        shop.get_router(),
+        language.get_router(),
+        catalog.get_router(),
+        catalog.get_customer_router(),
+        showcase.get_router(),
         fallback.get_router(),
         errors.get_router(),
     ]

@@ -53,3 +53,71 @@ class AlertsCb(CallbackData, prefix="al"):
     """/alerts: toggle one kind of private alert."""
 
     kind: str
+
+
+class ProfileCb(CallbackData, prefix="pf"):
+    """/profile: action e = edit field `arg` (name, phone, bio, position), p = pick position `arg`,
+    c = clear the bio, x = leave editing."""
+
+    action: str
+    arg: str = ""
+
+
+class ShopCb(CallbackData, prefix="sh"):
+    """/shop: action e = edit field `arg`, x = leave editing."""
+
+    action: str
+    arg: str = ""
+
+
+class LanguageCb(CallbackData, prefix="lg"):
+    code: str
+
+
+class ColleagueCb(CallbackData, prefix="cl"):
+    """/staff. action: l = list (arg «a.<position>» active or «all.<position>», position may be empty; page),
+    o = open card (id), e = edit field (id, arg), p = pick position while adding/editing (arg),
+    t = toggle active (id), d = ask to delete (id), D = delete confirmed (id), r = set bot role (id, arg),
+    n = add a colleague, s = save the new colleague (arg: draft id), x = leave the flow."""
+
+    action: str
+    id: str = ""
+    arg: str = ""
+    page: int = 0
+
+
+class InviteCb(CallbackData, prefix="iv"):
+    """Invitations. action: r = make a link for role `arg` (id: optional colleague), l = list open
+    ones, v = revoke code `arg`."""
+
+    action: str
+    arg: str = ""
+    id: str = ""
+
+
+class ShowcaseCb(CallbackData, prefix="vt"):
+    """/vitrina. action: p = list page (page), o = open bouquet (id), f = flip one-card view to
+    page, r = refresh card (id), s = sold / take down (id), S = confirmed (id), c = change price
+    (id), z = change size (id), a = add a bouquet, t = take recent title number `arg`,
+    n = skip an optional step, k = save the new bouquet (arg: draft id), x = leave the flow."""
+
+    action: str
+    id: int = 0
+    page: int = 0
+    arg: str = ""
+
+
+class CatalogCb(CallbackData, prefix="ct"):
+    """/catalog. action: p = page of the last search (page), o = open product (id)."""
+
+    action: str
+    id: int = 0
+    page: int = 0
+
+
+class CustomerCb(CallbackData, prefix="cu"):
+    """/customer. action: o = open customer (id), p = page of their orders (id, page)."""
+
+    action: str
+    id: int = 0
+    page: int = 0

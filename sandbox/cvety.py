@@ -257,7 +257,7 @@ class CvetyApi:
             "createdAt": product.created_at,
             "width": product.width if product.type == "vitrina" else "",
             "height": product.height if product.type == "vitrina" else "",
-            "discount": "0",
+            "discount": str(product.discount),
             "video": None,
             "duration": None,
             "productionTime": product.production_time,

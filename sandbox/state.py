@@ -216,6 +216,7 @@ class Product:
     owner_id: int = 17008
     price_text: str | None = None  # a literal price string instead of the formatted one
     deleted: bool = False
+    discount: int = 0  # per cent, printed as a string ("0") as the server does
 
 
 @dataclass

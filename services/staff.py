@@ -86,6 +86,38 @@ class StaffService:
             )
         return removed
 
+    async def rename(self, telegram_id: int, name: str) -> StaffMember:
+        _, after = await self._staff.upsert(telegram_id, name=clean_name(name))
+        return after
+
+    async def link_colleague(self, telegram_id: int, colleague_id: str) -> StaffMember:
+        _, after = await self._staff.upsert(telegram_id, colleague_id=colleague_id)
+        return after
+
+    async def deactivate(self, telegram_id: int, *, actor_id: int | None = None) -> None:
+        """No more access: the next message or tap from this person is refused."""
+        before, _ = await self._staff.upsert(telegram_id, active=False)
+        await self._audit.record(
+            actor_id=actor_id,
+            action="staff.deactivate",
+            target=f"staff:{telegram_id}",
+            before=before.role if before else None,
+        )
+
+    async def change_role(self, telegram_id: int, role: Role, *, actor_id: int | None = None) -> StaffMember:
+        member = await self._staff.get(telegram_id)
+        if member is None:
+            raise LookupError(telegram_id)
+        _, after = await self._staff.upsert(telegram_id, role=role.value)
+        await self._audit.record(
+            actor_id=actor_id,
+            action="staff.role",
+            target=f"staff:{telegram_id}",
+            before=member.role,
+            after=role.value,
+        )
+        return after
+
     async def set_language(self, telegram_id: int, language: str) -> StaffMember:
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")

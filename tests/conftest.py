@@ -142,6 +142,7 @@ async def start_harness(
     try:
         async with run_polling(app.dp, app.bot, allowed_updates=app.allowed_updates):
             yield Harness(tg, sandbox, app, errors)
+            await app.drain(5)  # a handler still running would reopen the bot's HTTP session
     finally:
         logging.getLogger().removeHandler(errors)
         await app.aclose()

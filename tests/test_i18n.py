@@ -40,16 +40,28 @@ def test_every_string_in_the_code_is_in_every_catalog():
         assert not missing, f"{language}: run `make locales`; missing {sorted(missing)[:5]}"
 
 
+def forms(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A message's id or string as a tuple: plural messages have several forms."""
+    return value if isinstance(value, tuple) else (value,)
+
+
 @pytest.mark.parametrize("language", ["kk", "en"])
 def test_kazakh_and_english_are_complete_and_keep_placeholders(language):
     for message in catalog(language):
         if not message.id:
             continue
-        assert message.string, f"{language}: untranslated {message.id!r}"
+        source = forms(message.id)[0]
+        for translated in forms(message.string):
+            assert translated, f"{language}: untranslated {message.id!r}"
+            assert set(re.findall(r"\{\w+\}", source)) == set(re.findall(r"\{\w+\}", translated)), message.id
+            assert source.count("<") == translated.count("<"), f"tags differ: {message.id!r}"
         assert not message.fuzzy, f"{language}: fuzzy {message.id!r}"
-        placeholders = set(re.findall(r"\{\w+\}", message.id))
-        assert placeholders == set(re.findall(r"\{\w+\}", message.string)), message.id
-        assert message.id.count("<") == message.string.count("<"), f"tags differ: {message.id!r}"
+
+
+def test_russian_plurals_have_all_three_forms():
+    for message in catalog("ru"):
+        if isinstance(message.id, tuple):
+            assert len(message.string) == 3 and all(message.string), f"ru plural forms of {message.id[0]!r}"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -58,7 +70,16 @@ def test_compiled_catalog_matches_its_source(language):
     with mo_path.open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     for message in catalog(language):
-        if message.id and message.string:
+        if not message.id or not all(forms(message.string)):
+            continue
+        if isinstance(message.id, tuple):
+            for n in (1, 2, 5):
+                index = compiled.plural(n) if hasattr(compiled, "plural") else 0
+                expected = forms(message.string)[min(index, len(forms(message.string)) - 1)]
+                assert compiled.ngettext(message.id[0], message.id[1], n) == expected, (
+                    f"{language}: run `make locales`"
+                )
+        else:
             assert compiled.gettext(message.id) == message.string, f"{language}: run `make locales`"
 
 

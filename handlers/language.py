@@ -1,0 +1,92 @@
+"""/language: the person picks Русский, Қазақша or English; the bot answers in it at once and
+sets the person's own command menu (their role's commands, in their language)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.types import BotCommand, BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import LANGUAGES
+from handlers.callbacks import LanguageCb
+from handlers.commands import commands_for
+from handlers.inventory_views import button
+from handlers.render import edit_or_send
+from services.roles import Role
+from services.staff import StaffService
+from services.storage.repositories import StaffMember
+
+log = logging.getLogger(__name__)
+
+# Each language by its own name, never translated: whoever landed in a language they cannot read
+# still finds theirs.
+LANGUAGE_NAMES = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                button(
+                    ("✅ " if code == current else "") + LANGUAGE_NAMES.get(code, code),
+                    LanguageCb(code=code).pack(),
+                )
+            ]
+            for code in LANGUAGES
+        ]
+    )
+
+
+def menu_commands(role: Role, i18n: I18n, locale: str) -> list[BotCommand]:
+    return [
+        BotCommand(command=c.command, description=i18n.gettext(c.description, locale=locale))
+        for c in commands_for(role)
+    ]
+
+
+def get_router() -> Router:
+    router = Router(name="language")
+
+    @router.message(Command("language"))
+    async def choose(message: Message, locale: str) -> None:
+        await message.answer(_("🌐 Выберите язык:"), reply_markup=language_keyboard(locale))
+
+    @router.callback_query(LanguageCb.filter())
+    async def chosen(
+        query: CallbackQuery,
+        callback_data: LanguageCb,
+        staff: StaffMember,
+        role: Role,
+        staff_service: StaffService,
+        i18n: I18n,
+        bot: Bot,
+    ) -> None:
+        code = callback_data.code
+        if code not in LANGUAGES:
+            await query.answer(_("Эта кнопка устарела. Откройте раздел заново."))
+            return
+        await staff_service.set_language(staff.telegram_id, code)
+        with i18n.use_locale(code):  # from this answer on, the person's new language
+            await query.answer(_("Готово"))
+            try:
+                await bot.set_my_commands(
+                    menu_commands(role, i18n, code), scope=BotCommandScopeChat(chat_id=staff.telegram_id)
+                )
+            except TelegramAPIError as exc:  # the menu is a convenience; the language is saved
+                log.warning("could not set the command menu for %s: %s", staff.telegram_id, exc)
+            if isinstance(query.message, Message):
+                await edit_or_send(
+                    bot,
+                    query.message,
+                    text=_("✅ Язык: {language}. Меню команд обновлено.").format(
+                        language=LANGUAGE_NAMES[code]
+                    ),
+                    reply_markup=language_keyboard(code),
+                )
+
+    return router
