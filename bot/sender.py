@@ -307,12 +307,12 @@ class Sender:
                 retries += 1
                 await self._sleep(delay)
 
-    async def _wait_for_slot(self, chat_id: int, edit: bool) -> None:
+    async def _wait_for_slot(self, chat_id: int, edit: bool, *, pace_chat: bool = True) -> None:
         state = self._chat(chat_id)
         window = state.edits if edit else state.sends
         while True:
             now = self._clock()
-            delay = max(window.wait(now), self._global.wait(now))
+            delay = max(window.wait(now) if pace_chat else 0.0, self._global.wait(now))
             if delay <= 0:
                 window.take(now)
                 self._global.take(now)
@@ -366,8 +366,13 @@ REPLY_MAX_WAIT = 30  # seconds: a person waiting longer than this for a reply ha
 
 class SenderMiddleware(BaseRequestMiddleware):
     """Replies that handlers send directly (message.answer, edits of a card) pass the same
-    per-chat and global limits as the Sender's own messages, and a `retry_after` is waited out
-    (briefly) instead of surfacing as an error: every outgoing message meets one limiter."""
+    limiter as the Sender's own messages, and a `retry_after` is waited out (briefly) instead of
+    surfacing as an error: every outgoing message meets one limiter.
+
+    A reply in a private chat answers something the person just did, and Telegram tolerates
+    short bursts there: it is not paced ahead (a florist typing order numbers quickly must not
+    wait a second each), only counted, and a 429 is still honoured. Groups and the global
+    limit are paced as for alerts."""
 
     def __init__(self, sender: Sender) -> None:
         self._sender = sender
@@ -382,7 +387,8 @@ class SenderMiddleware(BaseRequestMiddleware):
         edit = type(method) in _EDITS
         retries = 0
         while True:
-            await self._sender._wait_for_slot(self._sender.resolve(chat_id), edit)
+            target = self._sender.resolve(chat_id)
+            await self._sender._wait_for_slot(target, edit, pace_chat=target < 0)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as e:

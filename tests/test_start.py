@@ -111,3 +111,14 @@ async def test_a_reply_that_meets_the_flood_limit_waits_and_arrives(tg, sandbox,
         await harness.tg.wait_for_message(OWNER, text_contains="Что я умею")
         assert 5 in clock.sleeps
         assert [c.error_code for c in tg.requests if c.method == "sendMessage"] == [429, None]
+
+
+async def test_quick_replies_in_a_private_chat_are_not_held_back(tg, sandbox, tmp_path):
+    from tests.fake_telegram import FakeClock
+
+    clock = FakeClock()
+    async for harness in start_harness(tg, sandbox, tmp_path, sender_time=(clock.now, clock.sleep)):
+        for _ in range(4):
+            await harness.tg.send_message(OWNER, "/help")
+            await harness.tg.wait_for_message(OWNER, text_contains="Что я умею")
+        assert clock.sleeps == []  # the person waits for nothing but the work itself
