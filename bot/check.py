@@ -38,6 +38,8 @@ def _describe(exc: Exception) -> str:
         return f"{type(exc).__name__}: {exc.server_message}"
     if isinstance(exc, ApiError):
         return f"{type(exc).__name__}: {exc.message}"
+    if isinstance(exc, RuntimeError):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -73,9 +75,19 @@ async def run_checks(settings: Settings, *, bot_session: object | None = None) -
             info = await CrmApi(crm_http, backends.crm_token).get_shop_info()
             return f"shop info «{info.name}»"
 
-        results += await asyncio.gather(
-            _run("telegram", telegram), _run("cvety.kz API", cvety), _run("CRM API", crm)
-        )
+        async def alert_chat() -> str:
+            from bot.sender import Sender
+
+            assert settings.alert_chat_id is not None
+            ok, reason = await Sender(bot).can_post(settings.alert_chat_id, settings.alert_thread_id)
+            if not ok:
+                raise RuntimeError(reason)
+            return f"the bot can post in {settings.alert_chat_id}"
+
+        probes = [_run("telegram", telegram), _run("cvety.kz API", cvety), _run("CRM API", crm)]
+        if settings.alert_chat_id is not None:
+            probes.append(_run("alert chat", alert_chat))
+        results += await asyncio.gather(*probes)
     finally:
         await bot.session.close()
         await cvety_http.aclose()

@@ -58,6 +58,18 @@ async def test_check_names_what_failed(tg, sandbox, tmp_path):
     assert "wrong-token" not in "".join(r.line() for r in results)
 
 
+async def test_check_tells_whether_the_bot_can_post_in_the_alert_chat(tg, sandbox, tmp_path):
+    tg.add_group(-100555, "Цветы — смена")
+    tg.add_group(-100666, "Старая группа")
+    tg.kick_bot(-100666)
+    for chat, ok in ((-100555, True), (-100666, False), (-100777, False)):
+        results = await run_checks(
+            make_settings(tg, sandbox, tmp_path, alert_chat_id=chat), bot_session=fake_session(tg)
+        )
+        [line] = [r for r in results if r.name == "alert chat"]
+        assert line.ok is ok, line.line()
+
+
 async def test_check_with_missing_settings_fails_without_calls(tg, tmp_path):
     results = await run_checks(make_settings(tg, None, tmp_path))
     assert [r.ok for r in results] == [False, False]
