@@ -41,6 +41,7 @@ from services.cvety_api import CvetyApi
 from services.errors import ApiError
 from services.models import Order, OrderStatus
 from services.orders import AUDIT_ACTION, Handling, OrderService
+from services.roles import Permission, can
 from services.staff import StaffService
 from services.storage.repositories import AuditLog, KeyValueStore
 
@@ -137,6 +138,17 @@ class AlertCenter:
                 text = render()
             await self._sender.send_message(user_id, text, disable_notification=self.quiet(), **kwargs)
 
+    async def _subscribed(self, kind: AlertKind) -> list[int]:
+        """Subscribers whose role still allows alerts (a florist made courier stops getting them)."""
+        allowed = []
+        for user_id in await self.subscriptions.subscribers(kind):
+            member = await self._staff.get_active(user_id)
+            if member is not None and (
+                can(member.role, Permission.ALERTS_RECEIVE) or can(member.role, Permission.ALERTS_OPT_IN)
+            ):
+                allowed.append(user_id)
+        return allowed
+
     async def check_chat(self) -> None:
         """Say clearly in the log, at start, whether alerts can reach the group."""
         if self._chat_id is None:
@@ -185,7 +197,7 @@ class AlertCenter:
                         await self.cards.put(order.id, AlertCard(message_id, [o.id for o in chunk]))
                     if message_id is not None or self._chat_id is None:
                         await self.watch.announced(order.id)
-        subscribers = await self.subscriptions.subscribers(AlertKind.NEW_ORDERS)
+        subscribers = await self._subscribed(AlertKind.NEW_ORDERS)
         if subscribers:
             if len(orders) <= INDIVIDUAL_LIMIT:
                 for order in orders:
@@ -245,7 +257,7 @@ class AlertCenter:
             with self._language():
                 text = nudge_text(order, nudge, today)
             await self._to_group(text)
-            people = set(await self.subscriptions.subscribers(AlertKind.DEADLINES))
+            people = set(await self._subscribed(AlertKind.DEADLINES))
             if nudge is Nudge.ASSEMBLE:
                 taker = await self._taken_by(order.id)
                 if taker is not None:
@@ -272,7 +284,7 @@ class AlertCenter:
         with self._language():
             text = low_stock_alert(poll.newly_low, threshold)
         await self._to_group(text)
-        subscribers = await self.subscriptions.subscribers(AlertKind.LOW_STOCK)
+        subscribers = await self._subscribed(AlertKind.LOW_STOCK)
         await self._to_people(subscribers, lambda: low_stock_alert(poll.newly_low, threshold))
 
     async def morning(self) -> None:
@@ -282,7 +294,7 @@ class AlertCenter:
         with self._language():
             text = low_stock_alert(items, threshold, morning=True)
         await self._to_group(text)
-        subscribers = await self.subscriptions.subscribers(AlertKind.LOW_STOCK)
+        subscribers = await self._subscribed(AlertKind.LOW_STOCK)
         await self._to_people(subscribers, lambda: low_stock_alert(items, threshold, morning=True))
 
     async def evening(self) -> None:
@@ -291,5 +303,5 @@ class AlertCenter:
         with self._language():
             text = summary_text(summary)
         await self._to_group(text)
-        subscribers = await self.subscriptions.subscribers(AlertKind.SUMMARY)
+        subscribers = await self._subscribed(AlertKind.SUMMARY)
         await self._to_people(subscribers, lambda: summary_text(summary))

@@ -54,6 +54,8 @@ class AccessMiddleware(BaseMiddleware):
                 log.warning("staff %s has an unknown role %r: refused", user.id, member.role)
                 await self._refuse(event, user, data)
                 return None
+            if member.unreachable:  # they blocked the bot once; writing to it again unblocks
+                await self._staff.set_reachable(member.telegram_id)
             data["staff"] = member
             data["role"] = role
             return await handler(event, data)

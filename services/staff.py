@@ -86,6 +86,9 @@ class StaffService:
             )
         return removed
 
+    async def set_reachable(self, telegram_id: int) -> None:
+        await self._staff.set_unreachable(telegram_id, False)
+
     async def rename(self, telegram_id: int, name: str) -> StaffMember:
         _, after = await self._staff.upsert(telegram_id, name=clean_name(name))
         return after

@@ -11,7 +11,8 @@ from apscheduler.events import EVENT_JOB_EXECUTED
 
 from bot.jobs import evening_summary, morning_summary, poll_low_stock, poll_new_orders
 from sandbox import data
-from services.alerts import ORDERS_KEY
+from services.alerts import ORDERS_KEY, AlertKind
+from services.roles import Role
 from tests.conftest import COURIER, FLORIST, OWNER, SENIOR, STRANGER, Harness, run_job_now, start_harness
 from tests.fake_telegram import FakeClock, FakeTelegram
 
@@ -285,3 +286,34 @@ async def test_an_alert_chat_the_bot_cannot_post_in_is_reported_at_start(
     async for _shop in start_harness(tg, sandbox, tmp_path, alert_chat_id=GROUP):
         pass
     assert any("cannot post" in r.getMessage() for r in caplog.records)
+
+
+async def test_private_copies_stop_when_the_role_no_longer_allows_them(shop: Harness):
+    await shop.tg.send_message(FLORIST, "/alerts")
+    screen = await shop.tg.wait_for_message(FLORIST, text_contains="Уведомления в личку")
+    await shop.tg.press_button(FLORIST, text_contains="Новые заказы", message=screen)
+    await shop.tg.wait_for_message(FLORIST, text_contains="✅ Новые заказы")
+    await shop.app.staff.change_role(FLORIST, Role.COURIER)
+    await poll_new_orders(shop.app.alerts)
+    order_id = new_order(shop)
+    await poll_new_orders(shop.app.alerts)
+    assert not any(f"№{order_id}" in m.get("text", "") for m in shop.tg.messages(FLORIST))
+
+
+async def test_a_person_who_blocked_the_bot_is_skipped_until_they_write_again(shop: Harness):
+    await shop.app.alerts.subscriptions.toggle(SENIOR, AlertKind.NEW_ORDERS)
+    shop.tg.block(SENIOR)
+    await poll_new_orders(shop.app.alerts)
+    new_order(shop)
+    await poll_new_orders(shop.app.alerts)
+    assert (await shop.app.staff.get(SENIOR)).unreachable  # type: ignore[union-attr]
+    calls = len([c for c in shop.tg.requests if c.chat_id == SENIOR])
+    new_order(shop)
+    await poll_new_orders(shop.app.alerts)
+    assert len([c for c in shop.tg.requests if c.chat_id == SENIOR]) == calls  # not tried again
+    shop.tg.unblock(SENIOR)
+    await shop.tg.send_message(SENIOR, "/help")
+    await shop.tg.wait_for_message(SENIOR, text_contains="Что я умею")
+    assert not (await shop.app.staff.get(SENIOR)).unreachable  # type: ignore[union-attr]
+    assert [e.error_code for e in shop.tg.errors] == [403]  # the one expected refusal
+    shop.tg.errors.clear()
