@@ -207,7 +207,7 @@ async def build_application(
     kv = KeyValueStore(sessions)
     orders = OrderService(cvety, audit, tz=settings.tz)
     inventory = InventoryService(crm, threshold=settings.low_stock_threshold)
-    outbox = Outbox(OutboxRepository(sessions), crm)
+    outbox = Outbox(OutboxRepository(sessions), crm, audit=audit)
     i18n = make_i18n()
 
     bot = make_bot(settings, bot_session)

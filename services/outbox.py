@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.crm_api import CrmApi
 from services.errors import ApiRejected, ApiUnavailable, ApiUnknownOutcome
-from services.storage.repositories import OutboxEntry, OutboxRepository
+from services.storage.repositories import AuditLog, OutboxEntry, OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,16 @@ def with_mark(note: str | None, op_id: str) -> str:
 
 class Outbox:
     def __init__(
-        self, repository: OutboxRepository, crm: CrmApi, *, now: Callable[[], datetime] | None = None
+        self,
+        repository: OutboxRepository,
+        crm: CrmApi,
+        *,
+        audit: AuditLog | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._repository = repository
         self._crm = crm
+        self._audit = audit
         self._now = now or (lambda: datetime.now(UTC))
         self._retrying = asyncio.Lock()  # one retry pass at a time, or two passes could send one write twice
 
@@ -224,7 +230,34 @@ class Outbox:
         status = "done" if state is WriteState.DONE else "failed"
         updated = await self._repository.update(entry.id, status=status, error=reason, result=result)
         log.info("outbox %s: %s%s", entry.id, status, f" ({reason})" if reason else "")
+        if state is WriteState.DONE and self._audit is not None:
+            await _record(self._audit, updated)
         return _outcome(updated, state, reason=reason, retried=retried)
+
+
+async def _record(audit: AuditLog, entry: OutboxEntry) -> None:
+    """Stock writes join the audit log once the CRM confirmed them: who, what, how many."""
+    payload, result = entry.payload, entry.result or {}
+    if entry.kind == WriteKind.STOCK_SET:
+        for update in payload.get("updates", []):
+            await audit.record(
+                actor_id=entry.created_by,
+                action="stock.set",
+                target=f"stock:{update.get('product_id')}",
+                after=str(update.get("quantity")),
+                comment=op_mark(entry.id),
+            )
+        return
+    sign = "+" if entry.kind == WriteKind.FLOWER_DELIVERY else "-"
+    previous = result.get("previous_quantity")
+    await audit.record(
+        actor_id=entry.created_by,
+        action=f"stock.{entry.kind}",
+        target=f"flower:{payload.get('flower_id')}",
+        before=None if previous is None else str(previous),
+        after=str(result.get("new_quantity", f"{sign}{payload.get('quantity')}")),
+        comment=op_mark(entry.id),
+    )
 
 
 def _outcome(

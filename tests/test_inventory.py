@@ -137,6 +137,11 @@ async def test_delivery_refuses_bad_quantities_then_saves_once(bot: Harness):
     assert body["flower_id"] == ROSE and body["quantity"] == 50 and body["price"] == 1200
     assert body["supplier"] == "Цветочная база" and "[op:" in body["note"]
     assert stock(bot, ROSE) == before + 50
+    [entry] = await bot.app.audit.for_target(f"flower:{ROSE}")
+    assert (entry.actor_id, entry.action, entry.before, entry.after) == (
+        FLORIST, "stock.flower_delivery", str(before), str(before + 50)
+    )
+    assert entry.comment and entry.comment in body["note"]
 
 
 async def test_double_tap_on_save_writes_once(bot: Harness):
