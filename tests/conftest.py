@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,11 +84,30 @@ async def tg() -> AsyncIterator[FakeTelegram]:
     await fake.close()
 
 
+# Run the end-to-end tests on PostgreSQL instead of SQLite (locally; CI has no PostgreSQL):
+# TEST_E2E_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:55432/cvety make test
+E2E_POSTGRES = os.environ.get("TEST_E2E_POSTGRES_URL")
+
+
+@pytest.fixture(autouse=True)
+async def clean_postgres() -> None:
+    if E2E_POSTGRES:
+        from sqlalchemy import text
+
+        from services.storage.db import create_engine
+
+        engine = create_engine(E2E_POSTGRES)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+
 def make_settings(tg: FakeTelegram, sandbox: Sandbox | None, tmp_path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "bot_token": tg.token,
         "telegram_api_url": tg.base_url,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        "database_url": E2E_POSTGRES or f"sqlite+aiosqlite:///{tmp_path}/bot.db",
         "owner_ids": [OWNER],
     }
     if sandbox is not None:
