@@ -26,7 +26,7 @@ from bot.alerts import AlertCenter
 from bot.config import Settings
 from bot.fsm_storage import SqlStorage
 from bot.i18n import make_i18n
-from bot.jobs import add_alert_jobs, add_jobs, build_scheduler
+from bot.jobs import SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
 from bot.middlewares import AccessMiddleware
 from bot.sender import Sender, SenderMiddleware
 from handlers import get_routers
@@ -49,6 +49,7 @@ from services.storage.repositories import (
     AuditLog,
     FsmRepository,
     KeyValueStore,
+    Leases,
     OutboxRepository,
     StaffRepository,
 )
@@ -270,6 +271,8 @@ async def build_application(
         except Exception as exc:  # the menu is a convenience: never a reason not to start
             log.warning("could not set the command menu: %s", exc)
 
+    lease = SchedulerLease(Leases(sessions))
+
     async def start_jobs(bot: Bot) -> None:
         await alerts.load()
         await alerts.check_chat()
@@ -277,10 +280,11 @@ async def build_application(
             return
         opening, closing = await shop_hours(crm)
         scheduler = build_scheduler(settings.timezone)
-        add_jobs(scheduler, outbox=outbox, sender=sender, i18n=i18n, staff=staff)
+        add_jobs(scheduler, lease=lease, outbox=outbox, sender=sender, i18n=i18n, staff=staff)
         add_alert_jobs(
             scheduler,
             alerts,
+            lease=lease,
             new_order_seconds=settings.new_order_poll_seconds,
             low_stock_seconds=settings.low_stock_poll_seconds,
             opening=opening,
@@ -294,6 +298,7 @@ async def build_application(
         scheduler = dp.workflow_data.pop("scheduler", None)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+            await lease.release()  # another replica may take over at once
 
     dp.startup.register(on_startup)
     dp.startup.register(start_jobs)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -15,10 +20,44 @@ from handlers.inventory import outcome_message
 from services.errors import ApiError
 from services.outbox import Outbox
 from services.staff import StaffService
+from services.storage.repositories import Leases
 
 log = logging.getLogger(__name__)
 
 OUTBOX_RETRY_SECONDS = 10
+LEASE_TTL = timedelta(seconds=45)  # a dead leader is replaced within this; renewed every 10 s
+
+
+class SchedulerLease:
+    """With several replicas, exactly one runs the jobs: whoever holds the lease in the database
+    (a second replica retrying the outbox could otherwise send one write twice)."""
+
+    NAME = "scheduler"
+
+    def __init__(self, leases: Leases, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._leases = leases
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.held = False
+
+    async def hold(self) -> bool:
+        now = self._clock()
+        held = await self._leases.acquire(self.NAME, self.owner, until=now + LEASE_TTL, now=now)
+        if held != self.held:
+            log.info("scheduled jobs: this replica %s them", "runs" if held else "no longer runs")
+        self.held = held
+        return held
+
+    async def release(self) -> None:
+        if self.held:
+            await self._leases.release(self.NAME, self.owner)
+            self.held = False
+
+
+async def as_leader(lease: SchedulerLease, job: Callable[..., Awaitable[None]], *args: Any) -> None:
+    """Run `job` only in the replica that holds the lease."""
+    if await lease.hold():
+        await job(*args)
 
 
 async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService) -> None:
@@ -65,6 +104,7 @@ def add_alert_jobs(
     scheduler: AsyncIOScheduler,
     center: AlertCenter,
     *,
+    lease: SchedulerLease,
     new_order_seconds: int,
     low_stock_seconds: int,
     opening: time,
@@ -74,41 +114,41 @@ def add_alert_jobs(
     """The first polls run at start; 0 seconds switches a poll off."""
     if new_order_seconds > 0:
         scheduler.add_job(
-            poll_new_orders,
+            as_leader,
             "interval",
             seconds=new_order_seconds,
             id="poll_new_orders",
             replace_existing=True,
-            args=[center],
+            args=[lease, poll_new_orders, center],
             next_run_time=now,
         )
     if low_stock_seconds > 0:
         scheduler.add_job(
-            poll_low_stock,
+            as_leader,
             "interval",
             seconds=low_stock_seconds,
             id="poll_low_stock",
             replace_existing=True,
-            args=[center],
+            args=[lease, poll_low_stock, center],
             next_run_time=now,
         )
     scheduler.add_job(
-        morning_summary,
+        as_leader,
         "cron",
         hour=opening.hour,
         minute=opening.minute,
         id="morning_summary",
         replace_existing=True,
-        args=[center],
+        args=[lease, morning_summary, center],
     )
     scheduler.add_job(
-        evening_summary,
+        as_leader,
         "cron",
         hour=closing.hour,
         minute=closing.minute,
         id="evening_summary",
         replace_existing=True,
-        args=[center],
+        args=[lease, evening_summary, center],
     )
 
 
@@ -118,13 +158,19 @@ def build_scheduler(timezone: str) -> AsyncIOScheduler:
 
 
 def add_jobs(
-    scheduler: AsyncIOScheduler, *, outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService
+    scheduler: AsyncIOScheduler,
+    *,
+    lease: SchedulerLease,
+    outbox: Outbox,
+    sender: Sender,
+    i18n: I18n,
+    staff: StaffService,
 ) -> None:
     scheduler.add_job(
-        retry_outbox,
+        as_leader,
         "interval",
         seconds=OUTBOX_RETRY_SECONDS,
         id="retry_outbox",
         replace_existing=True,
-        args=[outbox, sender, i18n, staff],
+        args=[lease, retry_outbox, outbox, sender, i18n, staff],
     )

@@ -141,3 +141,37 @@ async def test_concurrent_writers_do_not_fail_on_a_locked_database(sessions):
     kv = KeyValueStore(sessions)
     await asyncio.gather(*(kv.set(f"k{i}", i) for i in range(30)))
     assert [await kv.get(f"k{i}") for i in range(30)] == list(range(30))
+
+
+async def test_one_replica_holds_the_scheduler_lease(sessions):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.jobs import LEASE_TTL, SchedulerLease
+    from services.storage.repositories import Leases
+
+    moment = [datetime(2026, 3, 8, 6, 0, tzinfo=UTC)]
+    first = SchedulerLease(Leases(sessions), clock=lambda: moment[0])
+    second = SchedulerLease(Leases(sessions), clock=lambda: moment[0])
+    assert await first.hold() and not await second.hold()
+    moment[0] += LEASE_TTL / 2
+    assert await first.hold() and not await second.hold()  # renewed in time
+    moment[0] += LEASE_TTL + timedelta(seconds=1)  # the first replica died
+    assert await second.hold() and not await first.hold()
+    await second.release()
+    assert await first.hold()
+
+
+async def test_leases_taken_at_the_same_moment_go_to_one(sessions):
+    from datetime import UTC, datetime, timedelta
+
+    from services.storage.repositories import Leases
+
+    leases = Leases(sessions)
+    now = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+    results = await asyncio.gather(
+        *(
+            leases.acquire("scheduler", f"replica-{i}", until=now + timedelta(seconds=45), now=now)
+            for i in range(5)
+        )
+    )
+    assert sorted(results) == [False, False, False, False, True]

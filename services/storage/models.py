@@ -122,3 +122,13 @@ class FsmRow(Base):
     state: Mapped[str | None] = mapped_column(String(191), nullable=True)
     data: Mapped[str] = mapped_column(Text, default="{}")  # JSON
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LeaseRow(Base):
+    """Who runs the scheduled jobs: with several replicas exactly one holds the lease."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

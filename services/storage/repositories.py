@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.storage.models import AuditRow, FsmRow, KeyValueRow, OutboxRow, StaffRow, utcnow
+from services.storage.models import AuditRow, FsmRow, KeyValueRow, LeaseRow, OutboxRow, StaffRow, utcnow
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -358,3 +359,32 @@ class OutboxRepository:
                 row.result = json.dumps(result, ensure_ascii=False, default=str)
             await session.flush()
             return OutboxEntry.from_row(row)
+
+
+class Leases:
+    """A named lease in the database: whoever holds it (and renews it in time) does the work."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def acquire(self, name: str, owner: str, *, until: datetime, now: datetime) -> bool:
+        """Take or renew the lease; False while someone else holds an unexpired one."""
+        try:
+            async with self._sessions.begin() as session:
+                result = await session.execute(
+                    update(LeaseRow)
+                    .where(LeaseRow.name == name, or_(LeaseRow.owner == owner, LeaseRow.until < now))
+                    .values(owner=owner, until=until)
+                )
+                if getattr(result, "rowcount", 0):
+                    return True
+                if await session.get(LeaseRow, name) is not None:
+                    return False
+                session.add(LeaseRow(name=name, owner=owner, until=until))
+        except IntegrityError:  # another replica inserted it at the same moment
+            return False
+        return True
+
+    async def release(self, name: str, owner: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == owner))
