@@ -12,10 +12,12 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from handlers.callbacks import ColleagueCb, InviteCb
+from handlers.commands import set_person_menu
 from handlers.errors import explain
 from handlers.people_views import (
     button,
@@ -466,6 +468,7 @@ def get_router() -> Router:
         staff: StaffMember,
         colleagues: ColleagueService,
         bot: Bot,
+        i18n: I18n,
     ) -> None:
         if role is not Role.OWNER:
             await query.answer(_("Роли в боте меняет владелец."), show_alert=True)
@@ -479,7 +482,8 @@ def get_router() -> Router:
         if member is None:
             await query.answer(_("Этот сотрудник не подключён к боту."))
             return
-        await colleagues.set_role(staff, role, member.telegram_id, new_role)
+        changed = await colleagues.set_role(staff, role, member.telegram_id, new_role)
+        await set_person_menu(bot, i18n, changed.telegram_id, new_role, changed.language)
         await query.answer(_("Готово"))
         if isinstance(query.message, Message):
             await edit_or_send(
@@ -589,6 +593,7 @@ def get_start_router() -> Router:
         invites: InviteService,
         bot: Bot,
         settings: Settings,
+        i18n: I18n,
     ) -> None:
         if staff is not None:
             await message.answer(_("Вы уже в команде. /help — что я умею."))
@@ -599,7 +604,7 @@ def get_start_router() -> Router:
         if isinstance(result, InviteProblem):
             await message.answer(invite_problem_text(result, user.id))
             return
-        await welcome(message, result, bot, settings)
+        await welcome(message, result, bot, settings, i18n)
 
     return router
 
@@ -617,8 +622,9 @@ def invite_problem_text(problem: InviteProblem, telegram_id: int) -> str:
     return _("Ссылка не подошла.") + " " + tail
 
 
-async def welcome(message: Message, accepted: Accepted, bot: Bot, settings: Settings) -> None:
+async def welcome(message: Message, accepted: Accepted, bot: Bot, settings: Settings, i18n: I18n) -> None:
     member, role = accepted.member, Role(accepted.member.role)
+    await set_person_menu(bot, i18n, member.telegram_id, role, member.language)
     await message.answer(
         _("Здравствуйте, {name}! Вы в команде: {role}.").format(name=esc(member.name), role=role_name(role))
         + "\n\n"

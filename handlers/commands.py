@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from aiogram import Bot
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import DEFAULT_LOCALE, LANGUAGES, N_
@@ -62,3 +62,20 @@ async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
         ]
         await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=language)
     log.info("command menu set for %s", ", ".join(LANGUAGES))
+
+
+def menu_for(role: Role, i18n: I18n, locale: str) -> list[BotCommand]:
+    return [
+        BotCommand(command=c.command, description=i18n.gettext(c.description, locale=locale))
+        for c in commands_for(role)
+    ]
+
+
+async def set_person_menu(bot: Bot, i18n: I18n, telegram_id: int, role: Role, locale: str) -> None:
+    """The person's own menu: their role's commands in their language (a convenience: never fails)."""
+    try:
+        await bot.set_my_commands(
+            menu_for(role, i18n, locale), scope=BotCommandScopeChat(chat_id=telegram_id)
+        )
+    except Exception as exc:
+        log.warning("could not set the command menu for %s: %s", telegram_id, exc)

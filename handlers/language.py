@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.types import BotCommand, BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import LANGUAGES
 from handlers.callbacks import LanguageCb
-from handlers.commands import commands_for
+from handlers.commands import set_person_menu
 from handlers.inventory_views import button
 from handlers.render import edit_or_send
 from services.roles import Role
@@ -42,13 +41,6 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
     )
 
 
-def menu_commands(role: Role, i18n: I18n, locale: str) -> list[BotCommand]:
-    return [
-        BotCommand(command=c.command, description=i18n.gettext(c.description, locale=locale))
-        for c in commands_for(role)
-    ]
-
-
 def get_router() -> Router:
     router = Router(name="language")
 
@@ -73,12 +65,7 @@ def get_router() -> Router:
         await staff_service.set_language(staff.telegram_id, code)
         with i18n.use_locale(code):  # from this answer on, the person's new language
             await query.answer(_("Готово"))
-            try:
-                await bot.set_my_commands(
-                    menu_commands(role, i18n, code), scope=BotCommandScopeChat(chat_id=staff.telegram_id)
-                )
-            except TelegramAPIError as exc:  # the menu is a convenience; the language is saved
-                log.warning("could not set the command menu for %s: %s", staff.telegram_id, exc)
+            await set_person_menu(bot, i18n, staff.telegram_id, role, code)
             if isinstance(query.message, Message):
                 await edit_or_send(
                     bot,

@@ -113,7 +113,7 @@ async def test_a_senior_cannot_touch_an_owner(bot: Harness):
 async def invite_link(bot: Harness, inviter: int, role_label: str) -> str:
     listing = await say(bot, inviter, "/staff", "Сотрудники")
     menu = await press(bot, inviter, "Пригласить", "Приглашения", message=listing)
-    message = await press(bot, inviter, role_label, "t.me/", message=menu)
+    message = await press_exact(bot, inviter, role_label, "t.me/", message=menu)
     match = re.search(r"start=([A-Za-z0-9_-]+)", message["text"])
     assert match is not None
     return match.group(1)
@@ -124,8 +124,16 @@ async def test_an_invitation_works_once(bot: Harness):
     assert len(code) >= 20
     bot.tg.user(NEWCOMER, first_name="Камила", last_name="Нур")
     welcome = await say(bot, NEWCOMER, f"/start {code}", "Здравствуйте, Камила Нур")
-    assert "флорист" in welcome["text"]
+    assert "флорист" in welcome["text"] and "старший" not in welcome["text"]
     await bot.tg.wait_for_message(OWNER, text_contains="подключился")
+    menus = [
+        c
+        for c in bot.tg.requests
+        if c.method == "setMyCommands" and c.params.get("scope", {}).get("chat_id") == NEWCOMER
+    ]
+    assert menus and not any(
+        cmd["command"] == "staff" for cmd in menus[-1].params["commands"]
+    )  # a florist's menu
     await say(bot, NEWCOMER, "/orders", "Заказы")
     bot.tg.user(LATECOMER, first_name="Кто-то")
     refused = await say(bot, LATECOMER, f"/start {code}", "уже использована")
@@ -153,7 +161,7 @@ async def test_deactivating_a_connected_colleague_closes_the_bot_at_once(bot: Ha
     listing = await say(bot, OWNER, "/staff", "Сотрудники")
     card = await press(bot, OWNER, "Айдана", "Телефон", message=listing)
     menu = await press(bot, OWNER, "Пригласить в бот", "Приглашения", message=card)
-    link = await press(bot, OWNER, "флорист", "t.me/", message=menu)
+    link = await press_exact(bot, OWNER, "флорист", "t.me/", message=menu)
     code = re.search(r"start=([A-Za-z0-9_-]+)", link["text"]).group(1)  # type: ignore[union-attr]
     bot.tg.user(NEWCOMER, first_name="Айдана")
     await say(bot, NEWCOMER, f"/start {code}", "Айдана Серикова")
@@ -163,6 +171,12 @@ async def test_deactivating_a_connected_colleague_closes_the_bot_at_once(bot: Ha
     await press(bot, OWNER, "старший флорист", "Действует со следующего")
     await say(bot, NEWCOMER, "/help", "Что я умею")
     assert (await bot.app.staff.get(NEWCOMER)).role == "senior"  # type: ignore[union-attr]
+    menus = [
+        c
+        for c in bot.tg.requests
+        if c.method == "setMyCommands" and c.params.get("scope", {}).get("chat_id") == NEWCOMER
+    ]
+    assert any(cmd["command"] == "staff" for cmd in menus[-1].params["commands"])  # now a senior's menu
     await bot.tg.press_button(OWNER, text_contains="Деактивировать", message=card)
     await bot.tg.wait_for("answerCallbackQuery")
     refused = await say(bot, NEWCOMER, "/orders", str(NEWCOMER))
