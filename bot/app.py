@@ -48,6 +48,7 @@ from services.storage.db import create_engine, make_sessionmaker, migrate
 from services.storage.repositories import (
     AuditLog,
     FsmRepository,
+    Housekeeping,
     KeyValueStore,
     Leases,
     OutboxRepository,
@@ -280,7 +281,15 @@ async def build_application(
             return
         opening, closing = await shop_hours(crm)
         scheduler = build_scheduler(settings.timezone)
-        add_jobs(scheduler, lease=lease, outbox=outbox, sender=sender, i18n=i18n, staff=staff)
+        add_jobs(
+            scheduler,
+            lease=lease,
+            outbox=outbox,
+            sender=sender,
+            i18n=i18n,
+            staff=staff,
+            store=Housekeeping(sessions),
+        )
         add_alert_jobs(
             scheduler,
             alerts,

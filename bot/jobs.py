@@ -20,7 +20,7 @@ from handlers.inventory import outcome_message
 from services.errors import ApiError
 from services.outbox import Outbox
 from services.staff import StaffService
-from services.storage.repositories import Leases
+from services.storage.repositories import Housekeeping, Leases
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,15 @@ def add_alert_jobs(
     )
 
 
+KEEP_ALERT_STATE = timedelta(days=30)
+KEEP_OUTBOX = timedelta(days=90)  # finished writes; `who did it` in /history needs them a while
+
+
+async def housekeeping(store: Housekeeping) -> None:
+    removed = await store.sweep(datetime.now(UTC), keep_alerts=KEEP_ALERT_STATE, keep_outbox=KEEP_OUTBOX)
+    log.info("housekeeping: %s", ", ".join(f"{name} {count}" for name, count in removed.items()))
+
+
 def build_scheduler(timezone: str) -> AsyncIOScheduler:
     """Created inside the running loop (start hook), never at import time."""
     return AsyncIOScheduler(timezone=timezone, job_defaults={"coalesce": True, "max_instances": 1})
@@ -165,6 +174,7 @@ def add_jobs(
     sender: Sender,
     i18n: I18n,
     staff: StaffService,
+    store: Housekeeping,
 ) -> None:
     scheduler.add_job(
         as_leader,
@@ -173,4 +183,13 @@ def add_jobs(
         id="retry_outbox",
         replace_existing=True,
         args=[lease, retry_outbox, outbox, sender, i18n, staff],
+    )
+    scheduler.add_job(
+        as_leader,
+        "cron",
+        hour=4,
+        minute=30,
+        id="housekeeping",
+        replace_existing=True,
+        args=[lease, housekeeping, store],
     )

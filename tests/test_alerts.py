@@ -276,6 +276,7 @@ async def test_polls_run_at_start_on_the_scheduler_and_zero_switches_them_off(
         assert scheduler.get_job("morning_summary") and scheduler.get_job("evening_summary")
         assert scheduler.get_job("poll_new_orders").trigger.interval == timedelta(seconds=60)
         assert await run_job_now(shop, "poll_new_orders") == EVENT_JOB_EXECUTED
+        assert await run_job_now(shop, "housekeeping") == EVENT_JOB_EXECUTED
         assert await shop.app.kv.get(ORDERS_KEY) is not None
 
 

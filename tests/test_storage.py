@@ -7,7 +7,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.fsm_storage import SqlStorage
 from services.roles import Role
@@ -175,3 +175,49 @@ async def test_leases_taken_at_the_same_moment_go_to_one(sessions):
         )
     )
     assert sorted(results) == [False, False, False, False, True]
+
+
+async def test_housekeeping_forgets_old_alert_state_and_finished_writes_only(sessions):
+    from datetime import UTC, datetime, timedelta
+
+    from services.storage.models import KeyValueRow, OutboxRow
+    from services.storage.repositories import Housekeeping
+
+    now = datetime(2026, 3, 8, 4, 30, tzinfo=UTC)
+    old, fresh = now - timedelta(days=40), now - timedelta(days=1)
+    async with sessions.begin() as session:
+        for key, at in [
+            ("alert_card:1", old),
+            ("nudged:1:assemble", old),
+            ("alert_card:2", fresh),
+            ("alerts.orders", old),
+            ("recent_suppliers", old),
+        ]:
+            session.add(KeyValueRow(key=key, value="{}", updated_at=at))
+        for op, status, at in [
+            ("a1", "done", now - timedelta(days=100)),
+            ("a2", "failed", now - timedelta(days=100)),
+            ("a3", "pending", now - timedelta(days=100)),
+            ("a4", "done", fresh),
+        ]:
+            session.add(
+                OutboxRow(
+                    id=op,
+                    kind="flower_delivery",
+                    payload="{}",
+                    status=status,
+                    attempts=1,
+                    next_attempt_at=at,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+    removed = await Housekeeping(sessions).sweep(
+        now, keep_alerts=timedelta(days=30), keep_outbox=timedelta(days=90)
+    )
+    assert removed == {"alert_state": 2, "outbox": 2}
+    kv = KeyValueStore(sessions)
+    for key in ("alert_card:2", "alerts.orders", "recent_suppliers"):
+        assert await kv.get(key) is not None
+    async with sessions() as session:
+        assert {row.id for row in (await session.scalars(select(OutboxRow))).all()} == {"a3", "a4"}

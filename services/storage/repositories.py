@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -388,3 +388,30 @@ class Leases:
     async def release(self, name: str, owner: str) -> None:
         async with self._sessions.begin() as session:
             await session.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == owner))
+
+
+class Housekeeping:
+    """Forget what no longer matters, so a bot that runs for years stays small."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def sweep(self, now: datetime, *, keep_alerts: timedelta, keep_outbox: timedelta) -> dict[str, int]:
+        """Old per-order alert state (cards, nudges) and finished outbox writes; pending writes and
+        the audit log are kept."""
+        removed = {}
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(KeyValueRow).where(
+                    or_(KeyValueRow.key.like("alert_card:%"), KeyValueRow.key.like("nudged:%")),
+                    KeyValueRow.updated_at < now - keep_alerts,
+                )
+            )
+            removed["alert_state"] = int(getattr(result, "rowcount", 0) or 0)
+            result = await session.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.status.in_(("done", "failed")), OutboxRow.updated_at < now - keep_outbox
+                )
+            )
+            removed["outbox"] = int(getattr(result, "rowcount", 0) or 0)
+        return removed
