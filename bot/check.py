@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError
+
+if TYPE_CHECKING:  # aiogram is imported only when a check runs
+    from aiogram.client.session.base import BaseSession
 
 CHECK_TIMEOUT = 25.0
 
@@ -43,7 +47,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def run_checks(settings: Settings, *, bot_session: object | None = None) -> list[CheckResult]:
+async def run_checks(settings: Settings, *, bot_session: BaseSession | None = None) -> list[CheckResult]:
     try:
         settings.require_bot()
     except SettingsError as exc:
@@ -56,7 +60,7 @@ async def run_checks(settings: Settings, *, bot_session: object | None = None) -
     from services.http import make_http_client
 
     backends = await resolve_backends(settings)
-    bot = make_bot(settings, bot_session)  # type: ignore[arg-type]
+    bot = make_bot(settings, bot_session)
     cvety_http = make_http_client(backends.cvety_url)
     crm_http = make_http_client(backends.crm_url)
     try:
