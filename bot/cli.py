@@ -16,7 +16,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="cvety-bot", description="Telegram bot for the staff of a cvety.kz flower shop."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("run", help="run the bot (long polling)")
+    run = commands.add_parser(
+        "run", help="run the bot: long polling, or a webhook server when WEBHOOK_URL is set"
+    )
+    run.add_argument("--host", default="0.0.0.0", help="webhook mode: address to listen on")
+    run.add_argument(
+        "--port", type=int, default=8080, help="webhook mode: port to listen on (behind a reverse proxy)"
+    )
     commands.add_parser("check", help="validate settings and reach Telegram and both APIs")
 
     sandbox = commands.add_parser("sandbox", help="serve the demo cvety.kz and CRM APIs alone")
@@ -69,10 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(result.line())
         return 0 if all(r.ok for r in results) else 1
     if args.command == "run":
-        from bot.app import run_polling
-
         try:
-            asyncio.run(run_polling(settings))
+            if settings.webhook_url:
+                from bot.webhook import run_webhook
+
+                asyncio.run(run_webhook(settings, host=args.host, port=args.port))
+            else:
+                from bot.app import run_polling
+
+                asyncio.run(run_polling(settings))
         except KeyboardInterrupt:
             pass
         return 0

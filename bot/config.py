@@ -193,8 +193,10 @@ class Settings(BaseSettings):
                 problems.append(f"CVETY_API_TOKEN is not set {hint}")
             if self.crm_api_url is None:
                 problems.append(f"CRM_API_URL is not set {hint}")
-        if self.webhook_url is not None:
-            problems.append("WEBHOOK_URL: webhook mode is not available yet; unset it to use long polling")
+        if self.webhook_url is not None and not self.webhook_url.startswith("https://"):
+            problems.append(
+                "WEBHOOK_URL must be an https:// address Telegram can reach (or unset it for long polling)"
+            )
         if self.redis_url is not None:
             try:
                 import redis  # noqa: F401

@@ -1,0 +1,78 @@
+"""Webhook mode: Telegram posts updates to WEBHOOK_URL; the bot listens behind a reverse proxy.
+This is what several replicas need (long polling allows one poller per bot)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiogram.client.session.base import BaseSession
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.app import Application, build_application
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 8080
+
+
+def webhook_secret(bot_token: str) -> str:
+    """The header Telegram sends with every update, derived from the token so it needs no setting
+    of its own, and cannot be guessed without the token (A-Z, a-z, 0-9, _ and - only)."""
+    return hashlib.sha256(f"cvety-bot webhook {bot_token}".encode()).hexdigest()[:64]
+
+
+@dataclass
+class RunningWebhook:
+    app: Application
+    runner: web.AppRunner
+    port: int
+
+    async def close(self) -> None:
+        await self.runner.cleanup()  # emits the dispatcher's shutdown, closes the handler
+        await self.app.aclose()
+
+
+async def start_webhook(
+    settings: Settings,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    bot_session: BaseSession | None = None,
+    start_scheduler: bool = True,
+) -> RunningWebhook:
+    assert settings.webhook_url is not None and settings.bot_token is not None
+    app = await build_application(settings, bot_session=bot_session, start_scheduler=start_scheduler)
+    secret = webhook_secret(settings.bot_token.get_secret_value())
+    path = urlsplit(settings.webhook_url).path or "/"
+    web_app = web.Application()
+    SimpleRequestHandler(dispatcher=app.dp, bot=app.bot, secret_token=secret).register(web_app, path=path)
+    setup_application(web_app, app.dp, bot=app.bot)
+
+    async def register_webhook(_: web.Application) -> None:
+        await app.bot.set_webhook(
+            settings.webhook_url or "", secret_token=secret, allowed_updates=app.allowed_updates
+        )
+        log.info("webhook set; listening on %s:%s%s", host, port, path)
+
+    web_app.on_startup.append(register_webhook)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    return RunningWebhook(app, runner, bound)
+
+
+async def run_webhook(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    running = await start_webhook(settings, host=host, port=port)
+    try:
+        await asyncio.Event().wait()  # until cancelled (Ctrl+C / SIGTERM)
+    finally:
+        await running.close()
