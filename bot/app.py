@@ -207,7 +207,7 @@ async def build_application(
     cvety = CvetyApi(cvety_http, backends.cvety_token)
     crm = CrmApi(crm_http, backends.crm_token)
     kv = KeyValueStore(sessions)
-    orders = OrderService(cvety, audit, tz=settings.tz)
+    orders = OrderService(cvety, audit, tz=settings.tz, leases=Leases(sessions))
     inventory = InventoryService(crm, threshold=settings.low_stock_threshold)
     outbox = Outbox(OutboxRepository(sessions), crm, audit=audit)
     i18n = make_i18n()

@@ -4,11 +4,13 @@ exactly once. Knows nothing of Telegram."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -16,7 +18,7 @@ from services.cvety_api import CvetyApi
 from services.errors import ApiError, ApiNotFound, ApiRejected, ApiUnavailable, ApiUnknownOutcome
 from services.models import AllowedStatuses, Order, OrderStatus
 from services.roles import Permission, Role, can
-from services.storage.repositories import AuditEntry, AuditLog
+from services.storage.repositories import AuditEntry, AuditLog, Leases
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,9 @@ CLOSED_STATUSES = frozenset({S.FINISHED, S.CANCELLED, S.REFUNDED})
 LIST_FETCH_LIMIT = 100  # the server's maximum page: one call serves every page of a tab
 PAGE_SIZE = 8
 AUDIT_ACTION = "order.status"
+LEASE_TTL = timedelta(seconds=60)  # longer than a change can take (two reads, a write, a re-read)
+LEASE_WAIT = 10.0  # seconds another replica may hold an order before we give up
+LEASE_RETRY = 0.1
 
 # What each role may do (design.md); owners and seniors may also do whatever else the server allows.
 _FLORIST_MOVES = {(S.NEW, S.ACCEPTED), (S.PAID, S.ACCEPTED), (S.ACCEPTED, S.ASSEMBLED)}
@@ -174,9 +179,11 @@ class OrderService:
         *,
         tz: ZoneInfo,
         now: Callable[[], datetime] | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self._cvety = cvety
         self._audit = audit
+        self._leases = leases  # with several replicas: one change per order across all of them
         self._tz = tz
         self._now = now or (lambda: datetime.now(tz))
         # One change per order at a time in this process, so two taps cannot both get through.
@@ -293,7 +300,9 @@ class OrderService:
         lock = self._locks.get(order_id)
         if lock is None:
             lock = self._locks[order_id] = asyncio.Lock()
-        async with lock:
+        async with lock, self._order_lease(order_id) as leased:
+            if not leased:  # another replica kept the order busy too long: nothing was called
+                return ChangeResult(ChangeOutcome.UNAVAILABLE)
             try:
                 before = await self.card(order_id)
             except ApiNotFound:
@@ -319,6 +328,28 @@ class OrderService:
                 return ChangeResult(ChangeOutcome.UNAVAILABLE, before)
             await self._record(actor_id, order_id, expected, target, comment)
             return ChangeResult(ChangeOutcome.CHANGED, await self._card_or(before, changed_to=target))
+
+    @contextlib.asynccontextmanager
+    async def _order_lease(self, order_id: int) -> AsyncIterator[bool]:
+        """The order's lease in the database, so two replicas cannot change one order at once.
+        Waits a little for the other replica to finish; the caller then re-reads the order."""
+        if self._leases is None:
+            yield True
+            return
+        name, owner = f"order:{order_id}", secrets.token_hex(8)
+        deadline = asyncio.get_running_loop().time() + LEASE_WAIT
+        while True:
+            now = datetime.now(UTC)
+            if await self._leases.acquire(name, owner, until=now + LEASE_TTL, now=now):
+                break
+            if asyncio.get_running_loop().time() >= deadline:
+                yield False
+                return
+            await asyncio.sleep(LEASE_RETRY)
+        try:
+            yield True
+        finally:
+            await self._leases.release(name, owner)
 
     async def _settle_unknown(
         self, actor_id: int, order_id: int, expected: str, target: str, comment: str | None

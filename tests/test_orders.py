@@ -481,3 +481,45 @@ async def test_photo_upload_failure_keeps_waiting_for_the_photo(quick: Harness):
     await quick.tg.send_photo(FLORIST, TINY_PNG)
     await quick.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
     assert status_of(quick, data.ORDER_AP) == "CO"
+
+
+async def test_two_replicas_change_one_order_once(sandbox, tmp_path):
+    """Two bot processes (webhook mode behind a balancer) share the database: the order's lease
+    there lets only one of them change the order; the other re-reads and reports it done."""
+    from zoneinfo import ZoneInfo
+
+    from services.cvety_api import CvetyApi
+    from services.http import make_http_client
+    from services.orders import ChangeOutcome, OrderService
+    from services.roles import Role
+    from services.storage.db import create_engine, make_sessionmaker, migrate
+    from services.storage.repositories import AuditLog, Leases
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/shared.db")
+    await migrate(engine)
+    sessions = make_sessionmaker(engine)
+    clients = [make_http_client(sandbox.cvety_url) for _ in range(2)]
+    leases = Leases(sessions)  # without it both replicas send the change (the test then fails)
+    replicas = [
+        OrderService(
+            CvetyApi(http, sandbox.token), AuditLog(sessions), tz=ZoneInfo("Asia/Almaty"), leases=leases
+        )
+        for http in clients
+    ]
+    sandbox.faults.add("POST", CHANGE, delay=0.3)  # a slow server widens the race
+    try:
+        results = await asyncio.gather(
+            *(
+                replica.change_status(
+                    actor_id=user, role=Role.FLORIST, order_id=data.ORDER_N, expected="N", target="AP"
+                )
+                for replica, user in zip(replicas, (FLORIST, SENIOR), strict=True)
+            )
+        )
+    finally:
+        for http in clients:
+            await http.aclose()
+        await engine.dispose()
+    assert sorted(r.outcome for r in results) == sorted([ChangeOutcome.CHANGED, ChangeOutcome.ALREADY])
+    assert sandbox.faults.calls("POST", CHANGE) == 1
+
