@@ -71,33 +71,29 @@ async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffS
         await sender.send_message(outcome.chat_id, **message)
 
 
+async def _api_job(name: str, work: Awaitable[None]) -> None:
+    """A poll that meets an API failure is skipped with one line; the next one tries again."""
+    try:
+        await work
+    except ApiError as exc:
+        log.warning("%s skipped: %s %s", name, type(exc).__name__, exc.message)
+
+
 async def poll_new_orders(center: AlertCenter) -> None:
     """New orders once, living cards, deadline nudges."""
-    try:
-        await center.poll_orders()
-    except ApiError as exc:
-        log.warning("new-order poll skipped: %s %s", type(exc).__name__, exc.message)
+    await _api_job("new-order poll", center.poll_orders())
 
 
 async def poll_low_stock(center: AlertCenter) -> None:
-    try:
-        await center.poll_low_stock()
-    except ApiError as exc:
-        log.warning("low-stock poll skipped: %s %s", type(exc).__name__, exc.message)
+    await _api_job("low-stock poll", center.poll_low_stock())
 
 
 async def morning_summary(center: AlertCenter) -> None:
-    try:
-        await center.morning()
-    except ApiError as exc:
-        log.warning("morning summary skipped: %s %s", type(exc).__name__, exc.message)
+    await _api_job("morning summary", center.morning())
 
 
 async def evening_summary(center: AlertCenter) -> None:
-    try:
-        await center.evening()
-    except ApiError as exc:
-        log.warning("daily summary skipped: %s %s", type(exc).__name__, exc.message)
+    await _api_job("daily summary", center.evening())
 
 
 def add_alert_jobs(

@@ -36,7 +36,7 @@ from handlers.inventory_views import (
     stock_page,
     writeoff_summary,
 )
-from handlers.orders import MAX_PHOTO_BYTES
+from handlers.photos import received_image
 from handlers.render import cut, edit_or_send, esc
 from services.errors import ApiError
 from services.inventory import (
@@ -54,7 +54,6 @@ from services.inventory import (
 from services.models import Flower
 from services.orders import OrderService
 from services.outbox import Outbox, WriteKind, WriteOutcome, WriteState, op_ids_in
-from services.parsing import sniff_image_type
 from services.roles import Permission, Role, can
 from services.staff import StaffService
 from services.storage.repositories import StaffMember
@@ -811,24 +810,11 @@ async def authors(movements: list[Any], outbox: Outbox, staff_service: StaffServ
 
 async def upload_photo(message: Message, bot: Bot, orders: OrderService) -> str | None:
     """A write-off photo to cvety.kz uploads; None after telling why not."""
-    if message.photo:
-        file_id, size = message.photo[-1].file_id, message.photo[-1].file_size
-    elif message.document and (message.document.mime_type or "").startswith("image/"):
-        file_id, size = message.document.file_id, message.document.file_size
-    else:
-        await message.answer(_("Это не фото. Пришлите изображение JPEG, PNG или WebP."))
-        return None
-    if size is not None and size > MAX_PHOTO_BYTES:
-        await message.answer(_("Фото больше 10 МБ. Пришлите снимок поменьше."))
-        return None
-    downloaded = await bot.download(file_id)
-    content = downloaded.read() if downloaded is not None else b""
-    content_type = sniff_image_type(content)
-    if content_type is None:
-        await message.answer(_("Это не фото. Пришлите изображение JPEG, PNG или WebP."))
+    image = await received_image(message, bot, default_name="writeoff.jpg")
+    if image is None:
         return None
     try:
-        return await orders.upload_photo(content, "writeoff.jpg", content_type)
+        return await orders.upload_photo(image.content, image.filename, image.content_type)
     except ApiError as exc:
         await message.answer(
             esc(explain(exc)) + "\n" + _("Фото не загружено: пришлите его ещё раз или пропустите.")

@@ -28,6 +28,7 @@ from handlers.order_views import (
     photo_keyboard,
     status_name,
 )
+from handlers.photos import received_image
 from handlers.render import edit_or_send, esc
 from services.errors import ApiError, ApiNotFound
 from services.models import OrderStatus
@@ -43,7 +44,6 @@ from services.orders import (
     photo_comment,
     tabs_for,
 )
-from services.parsing import sniff_image_type
 from services.roles import Role
 from services.staff import StaffService
 from services.storage.repositories import StaffMember
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 S = OrderStatus
 
 ORDER_NUMBER = re.compile(r"^\s*(?:№|#|n)?\s*(\d{1,9})\s*$", re.IGNORECASE)
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 REASON_MAX = 500
 # Statuses after which a photo is offered: the bouquet when assembled, the handover when delivered.
 PHOTO_STEPS = {S.ASSEMBLED, S.FINISHED}
@@ -407,36 +406,11 @@ def get_router() -> Router:
 
     async def take_photo(message: Message, bot: Bot, orders: OrderService) -> str | None:
         """Download the photo from Telegram and upload it to cvety.kz; None after telling why not."""
-        if message.photo:
-            file = message.photo[-1]
-            file_id, size, name = file.file_id, file.file_size, "bouquet.jpg"
-        elif message.document:
-            document = message.document
-            if not (document.mime_type or "").startswith("image/"):
-                await message.answer(_("Это не фото. Пришлите изображение JPEG, PNG или WebP."))
-                return None
-            file_id, size, name = document.file_id, document.file_size, document.file_name or "bouquet"
-        else:
-            return None
-        if size is not None and size > MAX_PHOTO_BYTES:
-            await message.answer(_("Фото больше 10 МБ. Пришлите снимок поменьше."))
+        image = await received_image(message, bot, default_name="bouquet.jpg")
+        if image is None:
             return None
         try:
-            downloaded = await bot.download(file_id)
-        except Exception as exc:
-            log.warning("photo download failed: %s", type(exc).__name__)
-            await message.answer(_("Не удалось получить фото от Telegram. Пришлите ещё раз."))
-            return None
-        content = downloaded.read() if downloaded is not None else b""
-        if len(content) > MAX_PHOTO_BYTES:
-            await message.answer(_("Фото больше 10 МБ. Пришлите снимок поменьше."))
-            return None
-        content_type = sniff_image_type(content)
-        if content_type is None:
-            await message.answer(_("Это не фото. Пришлите изображение JPEG, PNG или WebP."))
-            return None
-        try:
-            return await orders.upload_photo(content, name, content_type)
+            return await orders.upload_photo(image.content, image.filename, image.content_type)
         except ApiError as exc:
             await message.answer(esc(explain(exc)) + "\n" + _("Фото не загружено: пришлите его ещё раз."))
             return None
