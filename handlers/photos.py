@@ -10,11 +10,12 @@ from aiogram import Bot
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from services.cvety_api import MAX_IMAGE_BYTES
 from services.parsing import sniff_image_type
 
 log = logging.getLogger(__name__)
 
-MAX_PHOTO_BYTES = 10 * 1024 * 1024  # what /uploads/images accepts
+MAX_PHOTO_BYTES = MAX_IMAGE_BYTES  # what /uploads/images accepts
 
 
 @dataclass(frozen=True)
