@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -150,7 +150,3 @@ def subscriptions_keyboard(kinds: set[AlertKind]) -> InlineKeyboardMarkup:
         for kind, label in ALERT_NAMES.items()
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def moment(at: datetime, tz: ZoneInfo, today: date) -> str:
-    return format_moment(at, tz, today)

@@ -251,17 +251,6 @@ class BouquetDraft:
     width: int | None = None
     height: int | None = None
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "draft": self.draft_id,
-            "sku": self.sku,
-            "title": self.title,
-            "price": self.price,
-            "images": list(self.images),
-            "width": self.width,
-            "height": self.height,
-        }
-
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> BouquetDraft:
         return cls(

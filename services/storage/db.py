@@ -3,7 +3,6 @@ works from any working directory."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -68,14 +67,3 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the database schema up to date (idempotent)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
-
-
-def migrate_sync(url: str) -> None:
-    async def _run() -> None:
-        engine = create_engine(url)
-        try:
-            await migrate(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_run())
