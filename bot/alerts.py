@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, time
 from functools import partial
 from typing import Any
 
@@ -33,8 +33,11 @@ from services.alerts import (
     NudgeLog,
     OrderWatch,
     Subscriptions,
+    Summary,
+    SummaryLog,
     daily_summary,
     due_nudges,
+    missed_summaries,
 )
 from services.crm_api import CrmApi
 from services.cvety_api import CvetyApi
@@ -83,6 +86,7 @@ class AlertCenter:
         self.cards = AlertCards(kv)
         self.low = LowStockWatch(crm, kv, threshold=settings.low_stock_threshold)
         self.nudges = NudgeLog(kv)
+        self.summaries = SummaryLog(kv)
         self.subscriptions = Subscriptions(kv)
         self._chat_id: int | None = settings.alert_chat_id
 
@@ -182,21 +186,19 @@ class AlertCenter:
                         new_order_keyboard(order),
                     )
                 message_id = await self._to_group(text, reply_markup=keyboard)
-                if message_id is not None:
-                    await self.cards.put(order.id, AlertCard(message_id))
                 if message_id is not None or self._chat_id is None:
-                    await self.watch.announced(order.id)
+                    card = AlertCard(message_id) if message_id is not None else None
+                    await self.watch.announced({order.id: card})
         else:
             for start in range(0, len(orders), DIGEST_SIZE):
                 chunk = orders[start : start + DIGEST_SIZE]
                 with self._language():
                     text = digest_text(chunk, today)
                 message_id = await self._to_group(text)
-                for order in chunk:
-                    if message_id is not None:
-                        await self.cards.put(order.id, AlertCard(message_id, [o.id for o in chunk]))
-                    if message_id is not None or self._chat_id is None:
-                        await self.watch.announced(order.id)
+                if message_id is not None or self._chat_id is None:
+                    ids = [o.id for o in chunk]
+                    card = AlertCard(message_id, ids) if message_id is not None else None
+                    await self.watch.announced(dict.fromkeys(ids, card))
         subscribers = await self._subscribed(AlertKind.NEW_ORDERS)
         if subscribers:
             if len(orders) <= INDIVIDUAL_LIMIT:
@@ -252,7 +254,7 @@ class AlertCenter:
     async def _nudge(self, open_orders: list[Order]) -> None:
         today = self.today()
         for order, nudge in due_nudges(open_orders, self.clock(), self._settings.tz):
-            if not await self.nudges.first_time(order.id, nudge):
+            if await self.nudges.sent(order.id, nudge):
                 continue
             with self._language():
                 text = nudge_text(order, nudge, today)
@@ -267,6 +269,7 @@ class AlertCenter:
                     m.telegram_id for m in await self._staff.list_all() if m.role == "courier" and m.active
                 }
             await self._to_people(sorted(people), partial(nudge_text, order, nudge, today))
+            await self.nudges.remember(order.id, nudge)
 
     async def _taken_by(self, order_id: int) -> int | None:
         for entry in await self._audit.for_target(f"order:{order_id}"):
@@ -278,7 +281,10 @@ class AlertCenter:
 
     async def poll_low_stock(self) -> None:
         poll = await self.low.poll()
-        if poll.first_start or not poll.newly_low:
+        if poll.first_start:
+            return
+        if not poll.newly_low:
+            await self.low.remember(poll.all_low)  # what was restocked may alert again later
             return
         threshold = self.low.threshold
         with self._language():
@@ -286,9 +292,28 @@ class AlertCenter:
         await self._to_group(text)
         subscribers = await self._subscribed(AlertKind.LOW_STOCK)
         await self._to_people(subscribers, lambda: low_stock_alert(poll.newly_low, threshold))
+        await self.low.remember(poll.all_low)
+
+    async def catch_up(self, opening: time, closing: time) -> None:
+        """At start: the summary whose time came while the bot was down or restarting."""
+        sent = await self.summaries.days()
+        now = self.clock().astimezone(self._settings.tz)
+        if sent is None:  # the very first start: no summary of a day the bot did not see
+            due = missed_summaries(now, opening, closing, dict.fromkeys(Summary))
+            await self.summaries.remember(now.date(), *due)
+            return
+        for summary in missed_summaries(now, opening, closing, sent):
+            log.info("the %s summary was due while the bot was down: giving it now", summary.value)
+            await (self.morning() if summary is Summary.MORNING else self.evening())
+
+    async def _summary_given(self, summary: Summary) -> bool:
+        sent = await self.summaries.days() or {}
+        return sent.get(summary) == self.today()
 
     async def morning(self) -> None:
         """At opening: everything that is low (also what was already low at the first start)."""
+        if await self._summary_given(Summary.MORNING):
+            return
         items = await self.low.current()
         threshold = self.low.threshold
         with self._language():
@@ -296,12 +321,16 @@ class AlertCenter:
         await self._to_group(text)
         subscribers = await self._subscribed(AlertKind.LOW_STOCK)
         await self._to_people(subscribers, lambda: low_stock_alert(items, threshold, morning=True))
+        await self.summaries.remember(self.today(), Summary.MORNING)
 
     async def evening(self) -> None:
         """At closing: the day in numbers."""
+        if await self._summary_given(Summary.EVENING):
+            return
         summary = await daily_summary(self._cvety, self._crm, self.today(), self._settings.tz)
         with self._language():
             text = summary_text(summary)
         await self._to_group(text)
         subscribers = await self._subscribed(AlertKind.SUMMARY)
         await self._to_people(subscribers, lambda: summary_text(summary))
+        await self.summaries.remember(self.today(), Summary.EVENING)

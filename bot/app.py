@@ -26,7 +26,8 @@ from bot.alerts import AlertCenter
 from bot.config import Settings
 from bot.fsm_storage import SqlStorage
 from bot.i18n import make_i18n
-from bot.jobs import SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
+from bot.inflight import STOP_TIMEOUT, InFlight, InFlightMiddleware
+from bot.jobs import Leader, SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
 from bot.middlewares import AccessMiddleware
 from bot.sender import Sender, SenderMiddleware
 from handlers import get_routers
@@ -145,6 +146,8 @@ class Application:
     alerts: AlertCenter
     sender: Sender
     i18n: I18n
+    in_flight: InFlight
+    leader: Leader
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -153,20 +156,34 @@ class Application:
         middleware even before any feature registers a callback handler."""
         return sorted({*self.dp.resolve_used_update_types(), "message", "callback_query"})
 
-    async def drain(self, seconds: float = 10.0) -> None:
-        """Let updates already being handled finish (a half-sent reply, a status change) before
-        the connections close under them."""
-        pending = [t for t in getattr(self.dp, "_handle_update_tasks", ()) if not t.done()]
-        if pending:
-            _done, still = await asyncio.wait(pending, timeout=seconds)
-            if still:
-                log.warning("%s updates were still being handled at shutdown", len(still))
+    async def drain(self, seconds: float = STOP_TIMEOUT) -> list[str]:
+        """Let updates being handled and jobs running finish (a half-sent reply, a status change,
+        a card posted but not yet remembered) before the connections close under them; returns
+        what was still running when the time ran out."""
+        handling = [t for t in getattr(self.dp, "_handle_update_tasks", ()) if not t.done()]
+        if handling:  # created by the poller, maybe not started yet: wait until they are known
+            await asyncio.wait(handling, timeout=0)
+        return await self.in_flight.wait(seconds)
+
+    async def stop(self, seconds: float = STOP_TIMEOUT) -> None:
+        """A clean stop, once updates no longer come in: no job starts any more, what runs
+        finishes (bounded, and the log says what was cut off), then the scheduler lease goes so
+        another replica takes the jobs over at once."""
+        scheduler = self.dp.workflow_data.pop("scheduler", None)
+        if scheduler is not None:
+            scheduler.pause()
+        cut_off = await self.drain(seconds)
+        if cut_off:
+            log.warning("stop: still running after %ss, cut off: %s", int(seconds), ", ".join(cut_off))
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)  # cancels what still runs: only what was cut off
+        await self.leader.lease.release()
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        await self.drain()
+        await self.stop()
         for close in (
             self.dp.storage.close,
             self.bot.session.close,
@@ -207,7 +224,10 @@ async def build_application(
     cvety = CvetyApi(cvety_http, backends.cvety_token)
     crm = CrmApi(crm_http, backends.crm_token)
     kv = KeyValueStore(sessions)
-    orders = OrderService(cvety, audit, tz=settings.tz, leases=Leases(sessions))
+    # An order's lease in the database matters only when replicas share it (webhook mode); a
+    # polling bot is the only one, and a lease left by a crash would block the order for its TTL.
+    order_leases = Leases(sessions) if settings.webhook_url else None
+    orders = OrderService(cvety, audit, tz=settings.tz, leases=order_leases)
     inventory = InventoryService(crm, threshold=settings.low_stock_threshold)
     outbox = Outbox(OutboxRepository(sessions), crm, audit=audit)
     i18n = make_i18n()
@@ -262,7 +282,10 @@ async def build_application(
         audit=audit,
         kv=kv,
         i18n=i18n,
+        alert_chat_id=lambda: alerts.chat_id,  # the shop's group now (a migrated group has a new id)
     )
+    in_flight = InFlight()
+    dp.update.outer_middleware(InFlightMiddleware(in_flight))
     dp.update.outer_middleware(AccessMiddleware(staff, i18n))
     dp.include_routers(*get_routers())
 
@@ -272,18 +295,20 @@ async def build_application(
         except Exception as exc:  # the menu is a convenience: never a reason not to start
             log.warning("could not set the command menu: %s", exc)
 
-    lease = SchedulerLease(Leases(sessions))
+    leader = Leader(SchedulerLease(Leases(sessions)), in_flight)
 
     async def start_jobs(bot: Bot) -> None:
         await alerts.load()
         await alerts.check_chat()
         if not start_scheduler:
             return
+        if settings.webhook_url is None:
+            await leader.lease.take_over()
         opening, closing = await shop_hours(crm)
         scheduler = build_scheduler(settings.timezone)
         add_jobs(
             scheduler,
-            lease=lease,
+            leader=leader,
             outbox=outbox,
             sender=sender,
             i18n=i18n,
@@ -293,7 +318,7 @@ async def build_application(
         add_alert_jobs(
             scheduler,
             alerts,
-            lease=lease,
+            leader=leader,
             new_order_seconds=settings.new_order_poll_seconds,
             low_stock_seconds=settings.low_stock_poll_seconds,
             opening=opening,
@@ -303,16 +328,9 @@ async def build_application(
         scheduler.start()
         dp["scheduler"] = scheduler
 
-    async def stop_jobs() -> None:
-        scheduler = dp.workflow_data.pop("scheduler", None)
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-            await lease.release()  # another replica may take over at once
-
     dp.startup.register(on_startup)
     dp.startup.register(start_jobs)
-    dp.shutdown.register(stop_jobs)
-    return Application(
+    application = Application(
         settings=settings,
         bot=bot,
         dp=dp,
@@ -332,7 +350,11 @@ async def build_application(
         alerts=alerts,
         sender=sender,
         i18n=i18n,
+        in_flight=in_flight,
+        leader=leader,
     )
+    dp.shutdown.register(application.stop)  # before aiogram closes the bot's session
+    return application
 
 
 async def shop_hours(crm: CrmApi) -> tuple[time, time]:
@@ -348,12 +370,15 @@ async def shop_hours(crm: CrmApi) -> tuple[time, time]:
 
 
 async def run_polling(settings: Settings) -> None:
+    """Long polling until SIGTERM / SIGINT (aiogram stops taking updates on either), then the
+    clean stop."""
     app = await build_application(settings)
     try:
         if settings.demo:
             log.warning("DEMO mode is on: orders, stock and colleagues are demo data")
         await app.bot.delete_webhook(drop_pending_updates=False)
-        await app.dp.start_polling(app.bot, allowed_updates=app.allowed_updates)
-        await app.drain()
+        # The poller's next request confirms the updates it got, so a stop repeats none of them.
+        await app.dp.start_polling(app.bot, allowed_updates=app.allowed_updates, close_bot_session=False)
     finally:
         await app.aclose()
+

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts import AlertCenter
 from bot.i18n import pick_locale
+from bot.inflight import InFlight
 from bot.sender import Sender
 from handlers.inventory import outcome_message
 from services.errors import ApiError
@@ -48,16 +49,35 @@ class SchedulerLease:
         self.held = held
         return held
 
+    async def take_over(self) -> None:
+        """Long polling allows one poller per bot, so a polling process is the only replica: a
+        lease left by a predecessor that crashed is its own at once, not after the TTL."""
+        now = self._clock()
+        await self._leases.take(self.NAME, self.owner, until=now + LEASE_TTL)
+        self.held = True
+
     async def release(self) -> None:
         if self.held:
             await self._leases.release(self.NAME, self.owner)
             self.held = False
 
 
-async def as_leader(lease: SchedulerLease, job: Callable[..., Awaitable[None]], *args: Any) -> None:
-    """Run `job` only in the replica that holds the lease."""
-    if await lease.hold():
-        await job(*args)
+class Leader:
+    """Runs a job only in the replica that holds the lease, in sight of the stop: a deploy lets a
+    running job finish instead of cutting it between «posted» and «remembered»."""
+
+    def __init__(self, lease: SchedulerLease, in_flight: InFlight) -> None:
+        self.lease = lease
+        self.in_flight = in_flight
+
+    async def run(self, job: Callable[..., Awaitable[None]], *args: Any) -> None:
+        with self.in_flight.track(f"job {job.__name__}"):
+            if await self.lease.hold():
+                await job(*args)
+
+
+async def as_leader(leader: Leader, job: Callable[..., Awaitable[None]], *args: Any) -> None:
+    await leader.run(job, *args)
 
 
 async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService) -> None:
@@ -96,11 +116,15 @@ async def evening_summary(center: AlertCenter) -> None:
     await _api_job("daily summary", center.evening())
 
 
+async def missed_summary(center: AlertCenter, opening: time, closing: time) -> None:
+    await _api_job("missed summary", center.catch_up(opening, closing))
+
+
 def add_alert_jobs(
     scheduler: AsyncIOScheduler,
     center: AlertCenter,
     *,
-    lease: SchedulerLease,
+    leader: Leader,
     new_order_seconds: int,
     low_stock_seconds: int,
     opening: time,
@@ -115,7 +139,7 @@ def add_alert_jobs(
             seconds=new_order_seconds,
             id="poll_new_orders",
             replace_existing=True,
-            args=[lease, poll_new_orders, center],
+            args=[leader, poll_new_orders, center],
             next_run_time=now,
         )
     if low_stock_seconds > 0:
@@ -125,9 +149,17 @@ def add_alert_jobs(
             seconds=low_stock_seconds,
             id="poll_low_stock",
             replace_existing=True,
-            args=[lease, poll_low_stock, center],
+            args=[leader, poll_low_stock, center],
             next_run_time=now,
         )
+    scheduler.add_job(
+        as_leader,
+        "date",
+        run_date=now,
+        id="missed_summary",
+        replace_existing=True,
+        args=[leader, missed_summary, center, opening, closing],
+    )
     scheduler.add_job(
         as_leader,
         "cron",
@@ -135,7 +167,7 @@ def add_alert_jobs(
         minute=opening.minute,
         id="morning_summary",
         replace_existing=True,
-        args=[lease, morning_summary, center],
+        args=[leader, morning_summary, center],
     )
     scheduler.add_job(
         as_leader,
@@ -144,7 +176,7 @@ def add_alert_jobs(
         minute=closing.minute,
         id="evening_summary",
         replace_existing=True,
-        args=[lease, evening_summary, center],
+        args=[leader, evening_summary, center],
     )
 
 
@@ -165,7 +197,7 @@ def build_scheduler(timezone: str) -> AsyncIOScheduler:
 def add_jobs(
     scheduler: AsyncIOScheduler,
     *,
-    lease: SchedulerLease,
+    leader: Leader,
     outbox: Outbox,
     sender: Sender,
     i18n: I18n,
@@ -178,7 +210,7 @@ def add_jobs(
         seconds=OUTBOX_RETRY_SECONDS,
         id="retry_outbox",
         replace_existing=True,
-        args=[lease, retry_outbox, outbox, sender, i18n, staff],
+        args=[leader, retry_outbox, outbox, sender, i18n, staff],
     )
     scheduler.add_job(
         as_leader,
@@ -187,5 +219,5 @@ def add_jobs(
         minute=30,
         id="housekeeping",
         replace_existing=True,
-        args=[lease, housekeeping, store],
+        args=[leader, housekeeping, store],
     )

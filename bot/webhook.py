@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import signal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -35,6 +36,11 @@ class RunningWebhook:
     port: int
 
     async def close(self) -> None:
+        """The same clean stop as polling: no new updates (Telegram keeps what it could not
+        deliver and sends it again), the updates and jobs in hand finish, then everything closes."""
+        for site in list(self.runner.sites):
+            await site.stop()
+        await self.app.stop()
         await self.runner.cleanup()  # emits the dispatcher's shutdown, closes the handler
         await self.app.aclose()
 
@@ -52,7 +58,11 @@ async def start_webhook(
     secret = webhook_secret(settings.bot_token.get_secret_value())
     path = urlsplit(settings.webhook_url).path or "/"
     web_app = web.Application()
-    SimpleRequestHandler(dispatcher=app.dp, bot=app.bot, secret_token=secret).register(web_app, path=path)
+    # Answered only once handled: an update cut off by a crash got no 200, so Telegram sends it
+    # again (the handlers take a repeat as one: status changes re-read, writes carry op ids).
+    SimpleRequestHandler(
+        dispatcher=app.dp, bot=app.bot, secret_token=secret, handle_in_background=False
+    ).register(web_app, path=path)
     setup_application(web_app, app.dp, bot=app.bot)
 
     async def register_webhook(_: web.Application) -> None:
@@ -72,7 +82,12 @@ async def start_webhook(
 
 async def run_webhook(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     running = await start_webhook(settings, host=host, port=port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     try:
-        await asyncio.Event().wait()  # until cancelled (Ctrl+C / SIGTERM)
+        await stopping.wait()
+        log.info("stopping: no new updates, finishing the ones in hand")
     finally:
         await running.close()

@@ -1,10 +1,13 @@
-"""/vitrina: the showcase of ready bouquets — a list, or one card at a time with its photo; a
-bouquet's card with «Продан», «Изменить цену», «Размер»; and adding a new bouquet from photos
-(an album is one bouquet). Actions the server refuses with 405 disappear until the bot restarts."""
+"""/vitrina: the showcase of ready bouquets — a page's photos as an album with the list under it,
+or one card at a time with its photo; a bouquet's card with «Продан», «Изменить цену», «Размер»;
+and adding a new bouquet from photos (an album is one bouquet). Actions the server refuses with
+405 disappear until the bot restarts."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +61,8 @@ log = logging.getLogger(__name__)
 
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
+ALBUM_MAX = 10  # media in one Telegram album
+ALBUM_REACH = 50  # a list's album is among the messages just above it: a forged button reaches no further
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 PRODUCTION_TIMES = {
@@ -166,8 +171,79 @@ def photo_for(url: str | None, showcase: ShowcaseService) -> str | None:
     return known or url
 
 
-def list_screen(page: ShowcasePage, showcase: ShowcaseService, role: Role) -> Screen:
+@dataclass(frozen=True)
+class AlbumPhoto:
+    """One bouquet's photo in the album above a list."""
+
+    product_id: int
+    url: str  # the image's URL: the key of the file-id cache
+    photo: str  # what is sent: Telegram's file id or the URL
+    caption: str
+
+    def media(self) -> InputMediaPhoto:
+        return InputMediaPhoto(media=self.photo, caption=self.caption)
+
+
+@dataclass(frozen=True)
+class Album:
+    """The photos shown above a list: their messages, and the bouquets they show."""
+
+    message_ids: tuple[int, ...] = ()
+    product_ids: frozenset[int] = frozenset()
+
+    def pack(self) -> str:
+        """The message ids for the list's buttons: the first one, then the steps between them."""
+        ids = self.message_ids
+        if not ids:
+            return ""
+        return ".".join([str(ids[0]), *(str(b - a) for a, b in itertools.pairwise(ids))])
+
+
+def unpack_album(packed: str, list_message_id: int) -> list[int]:
+    """The album's message ids from a list's button (see Album.pack): only messages just above
+    that list, so a forged button cannot reach any other."""
+    ids: list[int] = []
+    for part in packed.split(".")[:ALBUM_MAX] if packed else []:
+        if not part.isdigit():
+            return []
+        ids.append(int(part) + (ids[-1] if ids else 0))
+    return [i for i in ids if list_message_id - ALBUM_REACH < i < list_message_id]
+
+
+def numbered(page: ShowcasePage) -> list[tuple[int, Product]]:
+    return list(enumerate(page.items, page.page * PAGE_SIZE + 1))
+
+
+def album_photos(page: ShowcasePage, showcase: ShowcaseService) -> list[AlbumPhoto]:
+    """The page's bouquets that have a photo Telegram can show, each captioned with its number
+    in the list, its title and price."""
+    photos = []
+    for number, product in numbered(page):
+        url = main_image(product)
+        photo = photo_for(url, showcase)
+        if url and photo:
+            caption = f"{number}. <b>{esc(cut(product.title, 80))}</b> — {price_text(product)}"
+            photos.append(AlbumPhoto(product.id, url, photo, caption))
+    return photos[:ALBUM_MAX]
+
+
+def refused_photos(description: str, photos: list[AlbumPhoto]) -> list[AlbumPhoto]:
+    """The photos Telegram refused: the one an album's error names («failed to send message #2
+    with the error message …»), otherwise all of them."""
+    named = re.search(r"message #(\d+)", description)
+    if named and len(photos) > 1 and 1 <= int(named[1]) <= len(photos):
+        return [photos[int(named[1]) - 1]]
+    return list(photos)
+
+
+def list_screen(
+    page: ShowcasePage, showcase: ShowcaseService, role: Role, album: Album | None = None
+) -> Screen:
+    """The list of a page. The bouquets in `album` are in the photos above it; the others link
+    their photo."""
+    album = album or Album()
     today = showcase.today()
+    packed = album.pack()
     rows: list[list[InlineKeyboardButton]] = []
     if not page.items:
         text = _("🌷 <b>Витрина</b>\n\nГотовых букетов на витрине нет.")
@@ -178,7 +254,7 @@ def list_screen(page: ShowcasePage, showcase: ShowcaseService, role: Role) -> Sc
         lines = [title]
         if page.pages and page.pages > 1:
             lines.append(_("стр. {page} из {pages}").format(page=page.page + 1, pages=page.pages))
-        for number, product in enumerate(page.items, page.page * PAGE_SIZE + 1):
+        for number, product in numbered(page):
             lines.append("")
             lines.append(f"{number}. <b>{esc(cut(product.title, 80))}</b> — {price_text(product)}")
             details = [
@@ -190,7 +266,7 @@ def list_screen(page: ShowcasePage, showcase: ShowcaseService, role: Role) -> Sc
                 if d
             ]
             image = main_image(product)
-            if image:
+            if image and product.id not in album.product_ids:
                 details.append('<a href="{url}">{label}</a>'.format(url=esc_attr(image), label=_("фото")))
             if details:
                 lines.append("    " + " · ".join(details))
@@ -200,15 +276,15 @@ def list_screen(page: ShowcasePage, showcase: ShowcaseService, role: Role) -> Sc
         text = "\n".join(lines)
         nav = []
         if page.page > 0:
-            nav.append(button("◀", ShowcaseCb(action="p", page=page.page - 1)))
+            nav.append(button("◀", ShowcaseCb(action="p", page=page.page - 1, arg=packed)))
         if page.has_more or (page.pages is not None and page.page + 1 < page.pages):
-            nav.append(button("▶", ShowcaseCb(action="p", page=page.page + 1)))
+            nav.append(button("▶", ShowcaseCb(action="p", page=page.page + 1, arg=packed)))
         if nav:
             rows.append(nav)
         rows.append(
             [
-                button(_("🖼 По одному"), ShowcaseCb(action="f", page=page.page * PAGE_SIZE)),
-                button(_("🔄 Обновить"), ShowcaseCb(action="p", page=page.page)),
+                button(_("🖼 По одному"), ShowcaseCb(action="f", page=page.page * PAGE_SIZE, arg=packed)),
+                button(_("🔄 Обновить"), ShowcaseCb(action="p", page=page.page, arg=packed)),
             ]
         )
     if may_edit(role) and showcase.supports(Action.CREATE):
@@ -431,11 +507,92 @@ async def send_screen(bot: Bot, chat_id: int, screen: Screen, showcase: Showcase
         sent = await bot.send_photo(chat_id, screen.photo, caption=screen.text, reply_markup=screen.markup)
     except TelegramBadRequest as exc:  # e.g. Telegram could not fetch the image URL
         log.info("showcase photo not sent (%s): a text card instead", exc.message)
-        if screen.photo_url and screen.photo == screen.photo_url:
+        if screen.photo_url:  # shown as a link from now on, not tried again
             showcase.unreachable(screen.photo_url)
         await bot.send_message(chat_id, screen.as_text(), reply_markup=screen.markup)
         return
-    _remember(sent, screen, showcase)
+    _remember(sent, screen.photo, screen.photo_url, showcase)
+
+
+async def send_list(
+    bot: Bot, chat_id: int, page: ShowcasePage, showcase: ShowcaseService, role: Role
+) -> None:
+    """The page's photos as an album, then the list with its buttons under it."""
+    album = await send_album(bot, chat_id, album_photos(page, showcase), showcase)
+    await send_screen(bot, chat_id, list_screen(page, showcase, role, album), showcase)
+
+
+async def show_list(
+    bot: Bot, message: Message, album: list[int], page: ShowcasePage, showcase: ShowcaseService, role: Role
+) -> None:
+    """The page in place of `message` (a list whose album is `album`, or a card): the album's
+    photos are changed when the page's photos fit in it, and the list is edited; otherwise both
+    go, and a new album and list come."""
+    photos = album_photos(page, showcase)
+    if not message.photo and len(photos) <= len(album):
+        shown = await edit_album(bot, message.chat.id, album, photos, showcase)
+        await replace_at(bot, message, list_screen(page, showcase, role, shown), showcase)
+        return
+    await delete_messages(bot, message.chat.id, [*album, message.message_id])
+    await send_list(bot, message.chat.id, page, showcase, role)
+
+
+async def send_album(bot: Bot, chat_id: int, photos: list[AlbumPhoto], showcase: ShowcaseService) -> Album:
+    """The photos as one album (a single one as a photo). Those Telegram refuses (it could not
+    fetch the URL) are left out and shown as links from now on."""
+    while photos:
+        try:
+            if len(photos) == 1:
+                sent = [await bot.send_photo(chat_id, photos[0].photo, caption=photos[0].caption)]
+            else:
+                sent = await bot.send_media_group(chat_id, [photo.media() for photo in photos])
+        except TelegramBadRequest as exc:
+            refused = refused_photos(exc.message, photos)
+            log.info("showcase: %d of %d photos refused (%s)", len(refused), len(photos), exc.message)
+            for photo in refused:
+                showcase.unreachable(photo.url)
+            photos = [photo for photo in photos if photo not in refused]
+            continue
+        for photo, message in zip(photos, sent, strict=False):
+            _remember(message, photo.photo, photo.url, showcase)
+        return Album(tuple(m.message_id for m in sent), frozenset(p.product_id for p in photos))
+    return Album()
+
+
+async def edit_album(
+    bot: Bot, chat_id: int, album: list[int], photos: list[AlbumPhoto], showcase: ShowcaseService
+) -> Album:
+    """The photos in the album's messages, one each; the messages left over, and those whose
+    new photo Telegram refuses, are deleted."""
+    kept: list[int] = []
+    shown: set[int] = set()
+    gone = album[len(photos) :]
+    for message_id, photo in zip(album, photos, strict=False):
+        try:
+            edited = await bot.edit_message_media(media=photo.media(), chat_id=chat_id, message_id=message_id)
+        except TelegramBadRequest as exc:
+            if "message is not modified" not in exc.message:
+                log.info("showcase album photo %s not changed (%s)", message_id, exc.message)
+                if "not found" not in exc.message:  # the photo was refused, not the message gone
+                    showcase.unreachable(photo.url)
+                    gone.append(message_id)
+                continue
+        else:
+            if isinstance(edited, Message):
+                _remember(edited, photo.photo, photo.url, showcase)
+        kept.append(message_id)
+        shown.add(photo.product_id)
+    await delete_messages(bot, chat_id, gone)
+    return Album(tuple(kept), frozenset(shown))
+
+
+async def delete_messages(bot: Bot, chat_id: int, message_ids: list[int]) -> None:
+    if not message_ids:
+        return
+    try:
+        await bot.delete_messages(chat_id, message_ids)  # the ones already gone are skipped
+    except TelegramAPIError as exc:
+        log.info("could not delete messages %s: %s", message_ids, exc.message)
 
 
 async def replace_screen(
@@ -462,7 +619,7 @@ async def replace_screen(
             log.info("showcase card not edited (%s): sending a new one", exc.message)
         else:
             if isinstance(edited, Message):
-                _remember(edited, screen, showcase)
+                _remember(edited, screen.photo, screen.photo_url, showcase)
             return
     elif screen.photo is None and not is_photo:
         await edit_or_send(
@@ -480,9 +637,10 @@ async def replace_at(bot: Bot, message: Message, screen: Screen, showcase: Showc
     await replace_screen(bot, message.chat.id, message.message_id, bool(message.photo), screen, showcase)
 
 
-def _remember(sent: Message, screen: Screen, showcase: ShowcaseService) -> None:
-    if screen.photo_url and screen.photo == screen.photo_url and sent.photo:
-        showcase.remember_photo(screen.photo_url, sent.photo[-1].file_id)
+def _remember(sent: Message, photo: str | None, url: str | None, showcase: ShowcaseService) -> None:
+    """Telegram's copy of a photo sent by URL: sent by its file id from now on."""
+    if url and photo == url and sent.photo:
+        showcase.remember_photo(url, sent.photo[-1].file_id)
 
 
 async def drop_buttons(bot: Bot, message: Message) -> None:
@@ -512,7 +670,7 @@ def get_router() -> Router:
         if await state.get_state() in ALL_STATES:
             await state.clear()  # a half-done showcase step is left, not continued by surprise
         page = await showcase.page(0)
-        await send_screen(bot, message.chat.id, list_screen(page, showcase, role), showcase)
+        await send_list(bot, message.chat.id, page, showcase, role)
 
     @router.callback_query(ShowcaseCb.filter(F.action == "p"))
     async def list_page(
@@ -524,8 +682,9 @@ def get_router() -> Router:
         await query.answer()
         if not isinstance(query.message, Message):
             return
+        album = unpack_album(callback_data.arg, query.message.message_id)
         page = await showcase.page(callback_data.page)
-        await replace_at(bot, query.message, list_screen(page, showcase, role), showcase)
+        await show_list(bot, query.message, album, page, showcase, role)
 
     @router.callback_query(ShowcaseCb.filter(F.action == "f"))
     async def flip(
@@ -538,6 +697,8 @@ def get_router() -> Router:
         if not isinstance(query.message, Message):
             return
         one = await showcase.one(callback_data.page)
+        album = unpack_album(callback_data.arg, query.message.message_id)
+        await delete_messages(bot, query.message.chat.id, album)  # from a list: the card shows the photos
         await replace_at(bot, query.message, one_screen(one, showcase, role), showcase)
 
     @router.callback_query(ShowcaseCb.filter(F.action.in_({"o", "r"})))

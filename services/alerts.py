@@ -94,13 +94,19 @@ class OrderWatch:
         details = await self._details([by_id.get(i) or Order(id=i, number=str(i)) for i in pending])
         return OrdersPoll(False, details, changed, open_orders)
 
-    async def announced(self, order_id: int) -> None:
-        """The order's card is posted: never announce it again."""
+    async def announced(self, posted: dict[int, AlertCard | None]) -> None:
+        """These orders' cards are posted (or there is no group to post to): never announce them
+        again. One write, right after the post, for the card and the watermark together: a crash
+        can fall only between Telegram's answer and this write."""
         state = await self._kv.get(ORDERS_KEY)
         if state is None:
             return
-        state["pending"] = [i for i in state.get("pending", []) if int(i) != order_id]
-        await self._kv.set(ORDERS_KEY, state)
+        state["pending"] = [i for i in state.get("pending", []) if int(i) not in posted]
+        values: dict[str, Any] = {ORDERS_KEY: state}
+        for order_id, card in posted.items():
+            if card is not None:
+                values[AlertCards.key(order_id)] = card.encode()
+        await self._kv.set_many(values)
 
     async def _details(self, orders: list[Order]) -> list[Order]:
         """Details for new orders only (address, slot, items); the list item if a detail fails."""
@@ -134,19 +140,23 @@ class AlertCard:
     message_id: int
     digest: list[int] = field(default_factory=list)  # every order of that digest message
 
+    def encode(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "digest": self.digest}
+
 
 class AlertCards:
     def __init__(self, kv: KeyValueStore) -> None:
         self._kv = kv
 
+    @staticmethod
+    def key(order_id: int) -> str:
+        return f"alert_card:{order_id}"
+
     async def get(self, order_id: int) -> AlertCard | None:
-        raw = await self._kv.get(f"alert_card:{order_id}")
+        raw = await self._kv.get(self.key(order_id))
         if raw is None:
             return None
         return AlertCard(int(raw["message_id"]), [int(i) for i in raw.get("digest", [])])
-
-    async def put(self, order_id: int, card: AlertCard) -> None:
-        await self._kv.set(f"alert_card:{order_id}", {"message_id": card.message_id, "digest": card.digest})
 
 
 # --- low stock -----------------------------------------------------------------------------------
@@ -188,13 +198,19 @@ class LowStockWatch:
         return sorted(items, key=lambda i: (i.quantity > 0, i.quantity, i.name))
 
     async def poll(self) -> LowStockPoll:
+        """What became low since the last alert. Nothing is remembered here: the caller remembers
+        the items once the alert is out (`remember`), so a stop in between repeats nothing and a
+        crash loses nothing."""
         items = await self.current()
         previous = await self._kv.get(LOW_STOCK_KEY)
-        await self._kv.set(LOW_STOCK_KEY, sorted(i.key for i in items))
         if previous is None:
+            await self.remember(items)
             return LowStockPoll(True, [], items)
         before = set(previous)
         return LowStockPoll(False, [i for i in items if i.key not in before], items)
+
+    async def remember(self, items: list[LowItem]) -> None:
+        await self._kv.set(LOW_STOCK_KEY, sorted(i.key for i in items))
 
 
 # --- deadlines -----------------------------------------------------------------------------------
@@ -227,18 +243,66 @@ def due_nudges(orders: list[Order], now: datetime, tz: ZoneInfo) -> list[tuple[O
 
 
 class NudgeLog:
+    """Which nudges went out. Asked before sending and written after it, so a crash in between
+    sends a nudge twice at worst, never skips one."""
+
     def __init__(self, kv: KeyValueStore) -> None:
         self._kv = kv
 
-    async def first_time(self, order_id: int, nudge: Nudge) -> bool:
-        key = f"nudged:{order_id}:{nudge.value}"
-        if await self._kv.get(key):
-            return False
-        await self._kv.set(key, True)
-        return True
+    async def sent(self, order_id: int, nudge: Nudge) -> bool:
+        return bool(await self._kv.get(self._key(order_id, nudge)))
+
+    async def remember(self, order_id: int, nudge: Nudge) -> None:
+        await self._kv.set(self._key(order_id, nudge), True)
+
+    @staticmethod
+    def _key(order_id: int, nudge: Nudge) -> str:
+        return f"nudged:{order_id}:{nudge.value}"
 
 
 # --- opening hours and summaries -----------------------------------------------------------------
+
+
+class Summary(StrEnum):
+    MORNING = "morning"
+    EVENING = "evening"
+
+
+SUMMARIES_KEY = "alerts.summaries"
+
+
+class SummaryLog:
+    """The day each summary last went out: a summary is given once a day. The scheduled run skips
+    a day already done, and a start after its time (the bot was down or restarting at opening)
+    gives the one that was missed."""
+
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._kv = kv
+
+    async def days(self) -> dict[Summary, date | None] | None:
+        """The day each summary last went out; None before the very first start."""
+        raw: dict[str, str] | None = await self._kv.get(SUMMARIES_KEY)
+        if raw is None:
+            return None
+        return {s: date.fromisoformat(raw[s.value]) if raw.get(s.value) else None for s in Summary}
+
+    async def remember(self, day: date, *summaries: Summary) -> None:
+        raw: dict[str, str] = await self._kv.get(SUMMARIES_KEY) or {}
+        await self._kv.set(SUMMARIES_KEY, {**raw, **{s.value: day.isoformat() for s in summaries}})
+
+
+def missed_summaries(
+    now: datetime, opening: time, closing: time, sent: dict[Summary, date | None]
+) -> list[Summary]:
+    """Summaries whose time has come today and that did not go out: the morning one until
+    closing time (later it is news nobody needs), the evening one until midnight."""
+    today, moment = now.date(), now.time()
+    missed = []
+    if opening <= moment < closing and (sent[Summary.MORNING] or date.min) < today:
+        missed.append(Summary.MORNING)
+    if moment >= closing and (sent[Summary.EVENING] or date.min) < today:
+        missed.append(Summary.EVENING)
+    return missed
 
 _HOURS = re.compile(r"(\d{1,2})[:.](\d{2})\s*[-–—]\s*(\d{1,2})[:.](\d{2})")
 DEFAULT_OPENING = time(9, 0)

@@ -125,13 +125,16 @@ class Outbox:
                 chat_id=chat_id,
                 next_attempt_at=self._now() + IN_FLIGHT,
                 created_at=self._now(),
+                # A crash during the first attempt leaves it unknown whether the CRM counted
+                # it: whoever picks it up after the restart looks in the history first.
+                status="pending" if kind is WriteKind.STOCK_SET else "checking",
             )
         except IntegrityError:  # the same confirmation, tapped twice at the same moment
             stored = await self._repository.get(op_id)
             assert stored is not None
             return _outcome(stored, _STATE_OF_STATUS[stored.status], reason=stored.last_error, duplicate=True)
         log.info("outbox %s: %s stored", op_id, kind.value)
-        return await self._attempt(entry, retried=False)
+        return await self._attempt(entry, retried=False, first=True)
 
     async def retry_due(self) -> list[WriteOutcome]:
         """One pass over the writes whose time has come; returns those that finished."""
@@ -155,12 +158,12 @@ class Outbox:
                 found[op_id] = entry.created_by
         return found
 
-    async def _attempt(self, entry: OutboxEntry, *, retried: bool) -> WriteOutcome:
+    async def _attempt(self, entry: OutboxEntry, *, retried: bool, first: bool = False) -> WriteOutcome:
         kind = WriteKind(entry.kind)
         if self._now() - entry.created_at > GIVE_UP_AFTER:
             return await self._finish(entry, WriteState.FAILED, reason="expired", retried=retried)
         try:
-            if entry.status == "checking":
+            if entry.status == "checking" and not first:  # just stored: it cannot be there yet
                 found = await self._find_in_history(entry)
                 if found is not None:
                     log.info("outbox %s: found in history, not sent again", entry.id)

@@ -10,6 +10,11 @@ change nothing, double-answered callback queries, unknown chats, blocked users. 
 is recorded in ``fake.errors``: a test should end with ``assert fake.errors == []``.
 Failures injected with ``fail_next`` are recorded in ``requests`` but not in ``errors``.
 
+Photos sent by URL are taken as fetched, except the URLs in ``fake.unfetchable_urls`` (what
+Telegram cannot download, e.g. a 127.0.0.1 address): sendPhoto and editMessageMedia answer
+"failed to get HTTP URL content", sendMediaGroup "failed to send message #<position> with the
+error message …", like Telegram; recorded in ``requests`` but not in ``errors``.
+
 Flood limits are opt-in: ``FakeTelegram(flood_limits=True)`` answers 429 with ``retry_after``
 like Telegram when sendMessage/sendPhoto/sendDocument/sendMediaGroup/copyMessage go beyond
 20 a minute in a group (negative id), 3 in any 3 seconds in a private chat (a burst of 3, then
@@ -99,6 +104,7 @@ QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or q
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 BLOCKED = "Forbidden: bot was blocked by the user"
 BAD_MARKUP_JSON = "Bad Request: can't parse reply keyboard markup JSON object"
+NOT_A_MEMBER = "Forbidden: bot is not a member of the {kind} chat"  # after leaveChat
 
 # Flood limits (flood_limits=True): at most LIMIT successful sends in any PERIOD seconds
 FLOOD_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "sendmediagroup", "copymessage"})
@@ -466,7 +472,7 @@ class ApiCall:
     result: Any = None
     error_code: int | None = None
     description: str | None = None
-    injected: bool = False  # the failure came from fail_next
+    injected: bool = False  # the failure came from fail_next (or unfetchable_urls)
     # messages this call created or changed: (chat_id, message_id, visible text at that moment)
     produced: list[tuple[int, int, str]] = field(default_factory=list)
 
@@ -567,6 +573,7 @@ class _Chat:
     is_forum: bool = False
     bot_can_send: bool = True
     bot_kicked: bool = False
+    bot_left: bool = False  # the bot left (leaveChat)
     blocked: bool = False
     topics: set[int] | None = None  # forum topic ids; None: any thread id exists
     messages: dict[int, _Message] = field(default_factory=dict)
@@ -591,6 +598,31 @@ def _flood_wait(times: list[float], limit: int, period: float, now: float) -> fl
     if len(recent) < limit:
         return 0.0
     return recent[-limit] + period - now
+
+
+@dataclass
+class HeldAnswer:
+    """A call that Telegram carried out and whose answer is withheld (see hold_answer)."""
+
+    method: str
+    chat_id: int | None
+    text_contains: str | None
+    times: int
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: list[ApiCall] = field(default_factory=list)
+
+    def matches(self, call: ApiCall) -> bool:
+        if self.chat_id is not None and call.chat_id != self.chat_id:
+            return False
+        return self.text_contains is None or self.text_contains in str(call.params.get("text", ""))
+
+    async def wait(self, timeout: float = 30.0) -> ApiCall:  # noqa: ASYNC109
+        await asyncio.wait_for(self.arrived.wait(), timeout)
+        return self.calls[-1]
+
+    def release(self) -> None:
+        self.released.set()
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -653,6 +685,7 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         self.users: dict[int, dict[str, Any]] = {}
+        self.unfetchable_urls: set[str] = set()  # photo URLs Telegram cannot download
 
         self._chats: dict[int, _Chat] = {}
         self._files: dict[str, _StoredFile] = {}
@@ -661,6 +694,7 @@ class FakeTelegram:
         self._allowed_updates: set[str] | None = None
         self._callbacks: dict[str, _PendingCallback] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._held: list[HeldAnswer] = []
         self._sends: list[tuple[float, int]] = []  # (clock time, chat id) of successful FLOOD_METHODS
         self._cursor = 0
         self._update_ids = itertools.count(10_000)
@@ -710,6 +744,7 @@ class FakeTelegram:
             "setmyname": lambda call: True,
             "setchatmenubutton": lambda call: True,
             "setmydefaultadministratorrights": lambda call: True,
+            "leavechat": self._leave_chat,
         }
 
     # ---------------------------------------------------------------- lifecycle
@@ -804,6 +839,7 @@ class FakeTelegram:
             chat = self._chats[chat_id] = _Chat(chat_id, kind, data)
         chat.data, chat.type, chat.is_forum, chat.bot_can_send = data, kind, is_forum, bot_can_send
         chat.bot_kicked = False
+        chat.bot_left = False
         chat.topics = set(topics) if topics is not None else None
         statuses = members if isinstance(members, Mapping) else dict.fromkeys(members, "member")
         for user_id, status in statuses.items():
@@ -826,6 +862,57 @@ class FakeTelegram:
     def kick_bot(self, chat_id: int) -> None:
         """The bot was removed from the group: sends there fail with 403."""
         self._chats[chat_id].bot_kicked = True
+
+    def left_chats(self) -> list[int]:
+        """Chats the bot left with leaveChat, in the order it left them."""
+        return [int(c.chat_id) for c in self.calls("leaveChat") if c.ok and isinstance(c.chat_id, int)]
+
+    def bot_status_changed(
+        self,
+        by: int,
+        chat_id: int,
+        *,
+        new: str = "member",
+        old: str = "left",
+        title: str | None = None,
+        chat_type: str | None = None,
+    ) -> dict[str, Any]:
+        """`by` changed the bot's status in the chat from `old` to `new` (member, administrator,
+        restricted, left, kicked): the chat (a group, supergroup or chat_type="channel") is
+        registered and the bot's membership follows; enqueues the my_chat_member update Telegram
+        sends and returns it. E.g. someone adds the bot: ``bot_status_changed(user, -100123)``."""
+        user = self.users.get(by) or self.user(by)
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            self.add_group(chat_id, title or f"Group {chat_id}", chat_type=chat_type)
+            chat = self._chats[chat_id]
+        elif title is not None:
+            chat.data["title"] = title
+        if chat_type is not None and chat.type != "private":
+            chat.type = chat.data["type"] = chat_type
+        if chat.type != "private":
+            chat.members.setdefault(by, "member")
+            chat.bot_kicked, chat.bot_left = new == "kicked", new == "left"
+            chat.bot_can_send = new != "restricted"
+        payload = {
+            "chat": dict(chat.data),
+            "from": dict(user),
+            "date": int(time.time()),
+            "old_chat_member": self._bot_member(chat, old),
+            "new_chat_member": self._bot_member(chat, new),
+        }
+        return self._enqueue("my_chat_member", payload)
+
+    def _bot_member(self, chat: _Chat, status: str) -> dict[str, Any]:
+        """The bot as a complete ChatMember with this status."""
+        if status == "administrator":
+            return self._administrator(self.bot_user, chat)
+        if status == "restricted":
+            return self._restricted(self.bot_user)
+        if status == "kicked":
+            return {"status": "kicked", "user": dict(self.bot_user), "until_date": 0}
+        assert status in ("member", "left"), f"unknown status {status!r}"
+        return {"status": status, "user": dict(self.bot_user)}
 
     # ---------------------------------------------------------------- acting as people
 
@@ -957,6 +1044,28 @@ class FakeTelegram:
         assert stored is not None, f"message {message['message_id']} does not exist"
         return self._enqueue_callback(user_id, chat, stored, data)
 
+    async def press_on_inaccessible(self, user_id: int, data: str, *, chat_id: int, message_id: int) -> str:
+        """A callback query on a message the bot can no longer access (e.g. older than 48 hours):
+        Telegram sends an InaccessibleMessage (chat, message_id, date 0) instead of the message."""
+        chat = self._chats[chat_id]
+        user = self.users.get(user_id) or self.user(user_id)
+        query_id = str(4_000_000_000_000_000 + next(self._callback_seq) * 7_919)
+        query = {
+            "id": query_id,
+            "from": dict(user),
+            "chat_instance": str(abs(chat.id) * 7_919 + 1_234_567),
+            "message": {"chat": dict(chat.data), "message_id": message_id, "date": 0},
+            "data": data,
+        }
+        self._callbacks[query_id] = _PendingCallback(query_id, user_id, chat.id, self.clock())
+        self._enqueue("callback_query", query)
+        return query_id
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Someone deleted the message (the person in private, an admin in a group): edits and
+        deletes of it fail as in Telegram."""
+        self._chats[chat_id].messages[message_id].deleted = True
+
     def expire_callback(self, query_id: str) -> None:
         """Make the callback query too old to answer."""
         self._callbacks[query_id].expired = True
@@ -1085,6 +1194,13 @@ class FakeTelegram:
         return max((bisect.bisect_left(times, t + window) - i for i, t in enumerate(times)), default=0)
 
     @property
+    def newest_unconfirmed_update(self) -> int | None:
+        """The id of the newest update the bot may get and has not confirmed yet (a getUpdates
+        with a higher offset confirms it); None when it has confirmed every one."""
+        deliverable = self._deliverable(len(self._updates) or 1)
+        return int(deliverable[-1]["update_id"]) if deliverable else None
+
+    @property
     def cursor(self) -> int:
         """Index of the first call after the last user action (the default `after`)."""
         return self._cursor
@@ -1108,6 +1224,25 @@ class FakeTelegram:
         self._faults.setdefault(method.lower(), deque()).append(
             _Fault(error_code, description, parameters or None, times)
         )
+
+    def hold_answer(
+        self, method: str, *, chat_id: int | None = None, text_contains: str | None = None, times: int = 1
+    ) -> HeldAnswer:
+        """The next `times` successful calls of `method` (to `chat_id`) are done — a message is
+        posted — but their answer is withheld until `release()`: the moment between Telegram
+        doing a thing and the bot learning that it did (to stop or kill the bot right there)."""
+        held = HeldAnswer(method.lower(), chat_id, text_contains, times)
+        self._held.append(held)
+        return held
+
+    async def _hold_answer(self, method: str, call: ApiCall) -> None:
+        for held in self._held:
+            if held.method == method.lower() and held.times > 0 and held.matches(call):
+                held.times -= 1
+                held.calls.append(call)
+                held.arrived.set()
+                await held.released.wait()
+                return
 
     # ---------------------------------------------------------------- HTTP
 
@@ -1163,6 +1298,7 @@ class FakeTelegram:
                     self._sends.append((call.time, counted))
             call.ok, call.result = True, result
             body = {"ok": True, "result": result}
+            await self._hold_answer(method, call)
         except _ApiError as e:
             call.ok, call.error_code, call.description = False, e.error_code, e.description
             if not call.injected and not isinstance(e, _FloodError):
@@ -1402,6 +1538,8 @@ class FakeTelegram:
                 raise _ApiError(403, BLOCKED)
             if chat.type != "private" and chat.bot_kicked:
                 raise _ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
+            if chat.type != "private" and chat.bot_left:
+                raise _ApiError(403, NOT_A_MEMBER.format(kind=chat.type))
         return chat
 
     def _check_rights(self, chat: _Chat, what: str) -> None:
@@ -1432,6 +1570,8 @@ class FakeTelegram:
                 return {"status": "member", "user": dict(self.bot_user)}
             if chat.bot_kicked:
                 return {"status": "kicked", "user": dict(self.bot_user), "until_date": 0}
+            if chat.bot_left:
+                return {"status": "left", "user": dict(self.bot_user)}
             if chat.bot_can_send:
                 return self._administrator(self.bot_user, chat)
             return self._restricted(self.bot_user)
@@ -1521,6 +1661,15 @@ class FakeTelegram:
             raise _bad("user_id is empty" if "user_id" not in call.params else "invalid user_id specified")
         return self._member(chat, user_id)
 
+    def _leave_chat(self, call: ApiCall) -> bool:
+        chat = self._chat(call)
+        if chat.type == "private":
+            raise _bad("chat member status can't be changed in private chats")
+        if chat.bot_left or chat.bot_kicked:
+            raise _ApiError(403, NOT_A_MEMBER.format(kind=chat.type))
+        chat.bot_left = True
+        return True
+
     def _get_chat_administrators(self, call: ApiCall) -> list[dict[str, Any]]:
         chat = self._chat(call)
         if chat.type == "private":
@@ -1530,7 +1679,7 @@ class FakeTelegram:
             for uid, status in chat.members.items()
             if status in ("creator", "administrator")
         ]
-        if chat.bot_can_send and not chat.bot_kicked:
+        if chat.bot_can_send and not chat.bot_kicked and not chat.bot_left:
             admins.append(self._member(chat, BOT_ID))
         return admins
 
@@ -1731,6 +1880,9 @@ class FakeTelegram:
         if not isinstance(value, str) or not value:
             raise _bad(f"there is no {kind} in the request")
         if re.match(r"https?://", value):
+            if value in self.unfetchable_urls:
+                call.injected = True  # Telegram's answer to a URL, not a mistake of the bot
+                raise _bad("failed to get HTTP URL content")
             if kind == "photo":
                 return self._store_photo(b"", (800, 600))
             return self._store_file(b"", kind, file_name=value.rsplit("/", 1)[-1] or None)
@@ -1889,14 +2041,22 @@ class FakeTelegram:
         kinds = {item.get("type") for item in media if isinstance(item, dict)}
         if len(kinds) > 1 and kinds & {"document", "audio"}:
             raise _bad("documents and audio files can't be mixed with other media types in an album")
-        prepared = []
+        prepared: list[tuple[dict[str, Any], Any]] = []
         for item in media:
             if not isinstance(item, dict) or item.get("type") not in ("photo", "video", "document", "audio"):
                 raise _bad("can't parse InputMedia JSON object")
             caption, entities = self._parse_value(
                 item.get("caption"), item.get("parse_mode"), item.get("caption_entities"), caption=True
             )
-            stored_file = self._input_file(call, item.get("media"), item["type"], "")
+            try:
+                stored_file = self._input_file(call, item.get("media"), item["type"], "")
+            except _ApiError:
+                if not call.injected:
+                    raise
+                position = len(prepared) + 1  # an unfetchable URL: Telegram names the item
+                raise _bad(
+                    f'failed to send message #{position} with the error message "WEBPAGE_CURL_FAILED"'
+                ) from None
             fields = self._media_fields(stored_file)
             if caption:
                 fields["caption"] = caption

@@ -1,5 +1,6 @@
-"""/vitrina end to end: the showcase list and cards, one card at a time, adding a bouquet from an
-album, price changes, «Продан», what the server does not support, and who may do what."""
+"""/vitrina end to end: the showcase list under an album of its photos, cards, one card at a time,
+adding a bouquet from an album, price changes, «Продан», what the server does not support, and
+who may do what."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from handlers.callbacks import ShowcaseCb
+from handlers.showcase import Album, main_image, unpack_album
 from sandbox import Sandbox, data
 from sandbox.cvety import parse_multipart
 from sandbox.state import Product
@@ -89,6 +91,15 @@ def text_of(message: dict) -> str:
     return str(message.get("text") or message.get("caption") or "")
 
 
+def photos_in(bot: Harness, user: int) -> list[dict]:
+    """The bot's photo messages in the chat (an album's are one each), oldest first."""
+    return [m for m in bot.tg.messages(user) if "photo" in m]
+
+
+async def images_of_page(bot: Harness, page: int) -> list[str]:
+    return [str(main_image(p)) for p in (await service(bot).page(page)).items]
+
+
 async def open_roses(bot: Harness, user: int) -> dict:
     listing = await say(bot, user, "/vitrina", "Витрина")
     return await press(bot, user, "25 красных роз", "Состав", message=listing)
@@ -121,7 +132,8 @@ async def test_list_shows_what_is_on_sale_and_opens_a_card(bot: Harness):
     # an assistant may look, but changes nothing
     assistant_card = await open_roses(bot, ASSISTANT)
     assert [label for label in labels(bot, assistant_card) if "Продан" in label or "цену" in label] == []
-    assert "➕ Добавить на витрину" not in labels(bot, bot.tg.messages(ASSISTANT)[0])
+    [assistant_list] = [m for m in bot.tg.messages(ASSISTANT) if "готовые букеты" in text_of(m)]
+    assert "➕ Добавить на витрину" not in labels(bot, assistant_list)
 
 
 async def test_pages_of_five(bot: Harness):
@@ -162,6 +174,167 @@ async def test_a_photo_telegram_cannot_fetch_becomes_a_text_card_with_a_link(bot
     photos_tried = len(bot.tg.calls("sendPhoto"))
     again = await press(bot, FLORIST, "25 красных роз", "Состав", message=listing)
     assert "photo" not in again and len(bot.tg.calls("sendPhoto")) == photos_tried  # not tried again
+
+
+# --- the photos above the list -------------------------------------------------------------------
+
+
+async def test_the_first_screen_is_the_bouquets_photos_with_the_list_under_them(bot: Harness):
+    images = await images_of_page(bot, 0)
+    listing = await say(bot, FLORIST, "/vitrina", "Витрина")
+    [album] = bot.tg.calls("sendMediaGroup")
+    media = album.params["media"]
+    assert album.ok and len(media) == 5 <= 10
+    assert [item["media"] for item in media] == images  # every bouquet of the page, in the list's order
+    assert all(item["type"] == "photo" and len(item["caption"]) <= 1024 for item in media)
+    photos = photos_in(bot, FLORIST)
+    assert len(photos) == 5 and len({m["media_group_id"] for m in photos}) == 1
+    assert photos[0]["caption"] == f"1. 25 красных роз 60 см — 24{NBSP}990{NBSP}₸"
+    assert photos[4]["caption"].startswith("5. Монобукет из эустомы — ")
+    # then the list, with its buttons; the photos are above it, so it does not link them
+    assert bot.tg.messages(FLORIST)[-1]["message_id"] == listing["message_id"]
+    assert "готовые букеты: 5" in listing["text"] and ">фото</a>" not in listing["raw"]
+    assert {"🖼 По одному", "🔄 Обновить", "➕ Добавить на витрину"} <= set(labels(bot, listing))
+    assert bot.tg.calls("sendPhoto") == []
+
+    # a tap on the list opens the card, with Telegram's copy of the photo: not fetched again
+    card = await press(bot, FLORIST, "25 красных роз", "Состав", message=listing)
+    assert "photo" in card
+    [sent] = bot.tg.calls("sendPhoto")
+    assert sent.params["photo"] == photos[0]["photo"][-1]["file_id"]
+
+
+async def test_paging_replaces_the_album_above_the_list(bot: Harness):
+    add_product(bot, 696900, "Розы «Утро»", images=["/upload/iblock/x/utro.png"])
+    add_product(bot, 696901, "Розы «Вечер»", images=["/upload/iblock/x/vecher.png"])
+    first = await say(bot, OWNER, "/vitrina", "стр. 1 из 2")
+    album = photos_in(bot, OWNER)
+    assert [m["caption"].split(" — ")[0] for m in album[:2]] == ["1. Розы «Вечер»", "2. Розы «Утро»"]
+
+    # to a page of two: two of the album's photos change, the other three go; the list stays
+    second = await press(bot, OWNER, "▶", "стр. 2 из 2", message=first)
+    assert second["message_id"] == first["message_id"]
+    now = photos_in(bot, OWNER)
+    assert [m["message_id"] for m in now] == [m["message_id"] for m in album[:2]]
+    assert now[0]["caption"].startswith("6. Тюльпаны жёлтые") and now[1]["caption"].startswith("7. Монобукет")
+    assert [m["photo"] for m in now] != [m["photo"] for m in album[:2]]
+    assert len(bot.tg.messages(OWNER)) == 3 and len(bot.tg.deleted_messages(OWNER)) == 3
+    assert [c.ok for c in bot.tg.calls("editMessageMedia")] == [True, True]
+
+    # back to a page of five: a new album and a new list under it, the old ones gone
+    back = await press(bot, OWNER, "◀", "стр. 1 из 2", message=second)
+    assert len(photos_in(bot, OWNER)) == 5 and len(bot.tg.messages(OWNER)) == 6
+    assert bot.tg.messages(OWNER)[-1]["message_id"] == back["message_id"]
+    assert photos_in(bot, OWNER)[0]["caption"].startswith("1. Розы «Вечер»")
+
+    # «Обновить» brings a new price into the photo's caption, in place
+    sandbox_of(bot).state.products[696901].price = 16000
+    fresh = await press(bot, OWNER, "Обновить", "стр. 1 из 2", message=back)
+    assert fresh["message_id"] == back["message_id"] and len(bot.tg.messages(OWNER)) == 6
+    assert f"16{NBSP}000" in fresh["text"]
+    assert f"16{NBSP}000" in photos_in(bot, OWNER)[0]["caption"]
+
+    # and the list's buttons still open the bouquets
+    await press(bot, OWNER, "Розы «Утро»", "💐 Розы «Утро»", message=fresh)
+
+
+async def test_a_page_without_photos_is_the_text_list(bot: Harness):
+    for n in range(5):
+        add_product(bot, 696900 + n, f"Букет без фото {n + 1}")
+    first = await say(bot, FLORIST, "/vitrina", "стр. 1 из 2")
+    assert bot.tg.calls("sendMediaGroup") == [] and bot.tg.calls("sendPhoto") == []
+    assert bot.tg.messages(FLORIST) == [first] and "Букет без фото 5" in first["text"]
+
+    second = await press(bot, FLORIST, "▶", "стр. 2 из 2", message=first)  # this one has photos
+    assert len(photos_in(bot, FLORIST)) == 5
+    assert bot.tg.messages(FLORIST)[-1]["message_id"] == second["message_id"]
+
+    back = await press(bot, FLORIST, "◀", "стр. 1 из 2", message=second)  # the album goes
+    assert back["message_id"] == second["message_id"] and bot.tg.messages(FLORIST) == [back]
+
+
+async def test_photos_telegram_cannot_fetch_are_links_in_the_list(bot: Harness):
+    images = await images_of_page(bot, 0)
+    roses, tulips = images[0], images[3]
+    bot.tg.unfetchable_urls.update({roses, tulips})
+    listing = await say(bot, FLORIST, "/vitrina", "Витрина")
+    albums = bot.tg.calls("sendMediaGroup")
+    assert [len(call.params["media"]) for call in albums] == [5, 4, 3]
+    assert [call.ok for call in albums] == [False, False, True]
+    assert "message #1 " in str(albums[0].description) and "message #3 " in str(albums[1].description)
+    assert [m["caption"].split(".")[0] for m in photos_in(bot, FLORIST)] == ["2", "3", "5"]
+    assert listing["raw"].count(">фото</a>") == 2
+    assert f'href="{roses}"' in listing["raw"] and f'href="{tulips}"' in listing["raw"]
+
+    # the card is a text card with a link, and neither photo is tried again
+    card = await press(bot, FLORIST, "25 красных роз", "Состав", message=listing)
+    assert "photo" not in card and "📷 Фото" in card["text"]
+    await say(bot, FLORIST, "/vitrina", "Витрина")
+    assert [len(call.params["media"]) for call in bot.tg.calls("sendMediaGroup")] == [5, 4, 3, 3]
+    assert bot.tg.calls("sendPhoto") == []
+
+
+async def test_when_telegram_can_fetch_no_photo_the_list_is_text_as_before(bot: Harness):
+    bot.tg.unfetchable_urls.update(await images_of_page(bot, 0))
+    listing = await say(bot, FLORIST, "/vitrina", "Витрина")
+    assert [len(call.params["media"]) for call in bot.tg.calls("sendMediaGroup")] == [5, 4, 3, 2]
+    assert [call.ok for call in bot.tg.calls("sendPhoto")] == [False]  # the last one alone
+    assert photos_in(bot, FLORIST) == [] and listing["raw"].count(">фото</a>") == 5
+    assert bot.tg.messages(FLORIST) == [listing]
+
+
+async def test_an_album_refused_without_naming_a_photo_leaves_the_text_list(bot: Harness):
+    bot.tg.fail_next("sendMediaGroup", error_code=400, description="Bad Request: group send failed")
+    listing = await say(bot, FLORIST, "/vitrina", "Витрина")
+    assert photos_in(bot, FLORIST) == [] and listing["raw"].count(">фото</a>") == 5
+    assert len(bot.tg.calls("sendMediaGroup")) == 1 and bot.tg.calls("sendPhoto") == []
+
+
+async def test_paging_to_a_photo_telegram_cannot_fetch(bot: Harness):
+    add_product(bot, 696900, "Розы «Утро»", images=["/upload/iblock/x/utro.png"])
+    add_product(bot, 696901, "Розы «Вечер»", images=["/upload/iblock/x/vecher.png"])
+    first = await say(bot, OWNER, "/vitrina", "стр. 1 из 2")
+    tulips = (await images_of_page(bot, 1))[0]
+    bot.tg.unfetchable_urls.add(tulips)
+    second = await press(bot, OWNER, "▶", "стр. 2 из 2", message=first)
+    assert second["message_id"] == first["message_id"]
+    [refused, changed] = bot.tg.calls("editMessageMedia")
+    assert not refused.ok and "failed to get HTTP URL content" in str(refused.description) and changed.ok
+    [photo] = photos_in(bot, OWNER)
+    assert photo["caption"].startswith("7. Монобукет") and len(bot.tg.messages(OWNER)) == 2
+    assert f'href="{tulips}"' in second["raw"] and second["raw"].count(">фото</a>") == 1
+
+
+async def test_taps_on_the_list_are_authorised_again(bot: Harness):
+    listing = await say(bot, FLORIST, "/vitrina", "Витрина")
+    [(_, flip)] = [b for b in bot.tg.buttons(listing) if "По одному" in b[0]]
+    assert unpack_album(ShowcaseCb.unpack(flip).arg, listing["message_id"]) == [
+        m["message_id"] for m in photos_in(bot, FLORIST)
+    ]
+    # the same button from a courier: refused, nothing deleted
+    message = await say(bot, COURIER, "/help", "Что я умею")
+    assert "недоступна" in await toast(bot, COURIER, flip, message)
+    assert bot.tg.calls("deleteMessages") == [] and bot.tg.calls("deleteMessage") == []
+
+    # an assistant may look: «По одному» takes the album away, the card shows the photos
+    assistant_list = await say(bot, ASSISTANT, "/vitrina", "Витрина")
+    card = await press(bot, ASSISTANT, "По одному", "1 / 5", message=assistant_list)
+    assert "photo" in card and bot.tg.messages(ASSISTANT) == [card]
+    assert "недоступна" not in await toast(bot, ASSISTANT, ShowcaseCb(action="p").pack(), card)
+    answer = await toast(bot, ASSISTANT, ShowcaseCb(action="a").pack(), card)
+    assert "владелец, старший флорист и флорист" in answer
+
+
+def test_the_album_in_the_list_buttons():
+    album = Album((101, 102, 104))
+    assert album.pack() == "101.1.2" and Album().pack() == ""
+    assert unpack_album("101.1.2", 105) == [101, 102, 104]
+    assert unpack_album("101.1.2", 103) == [101, 102]  # only messages above the list
+    assert unpack_album("1.1", 105) == []  # and just above it
+    assert unpack_album("101.x", 105) == [] and unpack_album("", 105) == []
+    assert unpack_album(".".join(["100", *["1"] * 20]), 120) == list(range(100, 110))  # ten at most
+    ten = Album(tuple(range(10**9, 10**9 + 10)))
+    assert len(ShowcaseCb(action="f", page=995, arg=ten.pack()).pack()) <= 64
 
 
 # --- adding a bouquet ----------------------------------------------------------------------------

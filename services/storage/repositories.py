@@ -194,13 +194,18 @@ class KeyValueStore:
             return json.loads(row.value) if row else default
 
     async def set(self, key: str, value: Any) -> None:
-        encoded = json.dumps(value, ensure_ascii=False, default=str)
+        await self.set_many({key: value})
+
+    async def set_many(self, values: dict[str, Any]) -> None:
+        """Several keys in one transaction: all of them are written, or none."""
         async with self._sessions.begin() as session:
-            row = await session.get(KeyValueRow, key)
-            if row is None:
-                session.add(KeyValueRow(key=key, value=encoded, updated_at=utcnow()))
-            else:
-                row.value = encoded
+            for key, value in values.items():
+                encoded = json.dumps(value, ensure_ascii=False, default=str)
+                row = await session.get(KeyValueRow, key)
+                if row is None:
+                    session.add(KeyValueRow(key=key, value=encoded, updated_at=utcnow()))
+                else:
+                    row.value = encoded
 
     async def delete(self, key: str) -> None:
         async with self._sessions.begin() as session:
@@ -293,13 +298,14 @@ class OutboxRepository:
         chat_id: int | None,
         next_attempt_at: datetime,
         created_at: datetime | None = None,
+        status: str = "pending",
     ) -> OutboxEntry:
         async with self._sessions.begin() as session:
             row = OutboxRow(
                 id=op_id,
                 kind=kind,
                 payload=json.dumps(payload, ensure_ascii=False, default=str),
-                status="pending",
+                status=status,
                 attempts=0,
                 next_attempt_at=next_attempt_at,
                 created_by=created_by,
@@ -388,6 +394,12 @@ class Leases:
     async def release(self, name: str, owner: str) -> None:
         async with self._sessions.begin() as session:
             await session.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.owner == owner))
+
+    async def take(self, name: str, owner: str, *, until: datetime) -> None:
+        """Hold the lease whoever held it: for the one who knows it is alone."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(LeaseRow).where(LeaseRow.name == name))
+            session.add(LeaseRow(name=name, owner=owner, until=until))
 
 
 class Housekeeping:
