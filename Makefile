@@ -17,6 +17,8 @@ run: $(STAMP)
 	$(BIN)/cvety-bot run
 
 test: $(STAMP)
+	@# the database fault suite starts a throwaway PostgreSQL: a fresh Debian machine gets it here
+	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
 	$(BIN)/ruff check .
 	$(BIN)/mypy bot handlers services sandbox bench
 	$(BIN)/pytest

@@ -160,10 +160,9 @@ class Application:
         """Let updates being handled and jobs running finish (a half-sent reply, a status change,
         a card posted but not yet remembered) before the connections close under them; returns
         what was still running when the time ran out."""
-        handling = [t for t in getattr(self.dp, "_handle_update_tasks", ()) if not t.done()]
-        if handling:  # created by the poller, maybe not started yet: wait until they are known
-            await asyncio.wait(handling, timeout=0)
-        return await self.in_flight.wait(seconds)
+        # the poller's tasks, some maybe not yet as far as the in-flight tracking
+        handling = getattr(self.dp, "_handle_update_tasks", ())
+        return await self.in_flight.wait(seconds, also=list(handling))
 
     async def stop(self, seconds: float = STOP_TIMEOUT) -> None:
         """A clean stop, once updates no longer come in: no job starts any more, what runs
@@ -172,6 +171,9 @@ class Application:
         scheduler = self.dp.workflow_data.pop("scheduler", None)
         if scheduler is not None:
             scheduler.pause()
+        running = self.in_flight.running()
+        if running:
+            log.info("stop: finishing %s", ", ".join(running))
         cut_off = await self.drain(seconds)
         if cut_off:
             log.warning("stop: still running after %ss, cut off: %s", int(seconds), ", ".join(cut_off))
@@ -302,8 +304,9 @@ async def build_application(
         await alerts.check_chat()
         if not start_scheduler:
             return
-        if settings.webhook_url is None:
+        if settings.webhook_url is None:  # the only replica
             await leader.lease.take_over()
+            await outbox.resume()
         opening, closing = await shop_hours(crm)
         scheduler = build_scheduler(settings.timezone)
         add_jobs(

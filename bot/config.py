@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a directory, long names too long
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Almaty)") from None
         return value
 

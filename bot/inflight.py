@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,17 +37,19 @@ class InFlight:
     def running(self) -> list[str]:
         return sorted(what for task, what in self._running.items() if not task.done())
 
-    async def wait(self, seconds: float = STOP_TIMEOUT) -> list[str]:
-        """Wait for what is running now (and what it starts meanwhile) to finish; returns what
-        was still running when the time ran out."""
+    async def wait(self, seconds: float = STOP_TIMEOUT, also: Iterable[asyncio.Task[Any]] = ()) -> list[str]:
+        """Wait for what is running now (and what it starts meanwhile) to finish, and for `also`
+        (tasks that may not have reached the tracking yet); returns what was still running when
+        the time ran out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         current = asyncio.current_task()
+        others = set(also)
         while True:
-            pending = [t for t in self._running if not t.done() and t is not current]
+            pending = {t for t in (*self._running, *others) if not t.done() and t is not current}
             left = deadline - loop.time()
             if not pending or left <= 0:
-                return sorted(self._running[t] for t in pending)
+                return sorted(self._running.get(t, "an update just received") for t in pending)
             await asyncio.wait(pending, timeout=left)
 
 

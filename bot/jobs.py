@@ -21,6 +21,7 @@ from handlers.inventory import outcome_message
 from services.errors import ApiError
 from services.outbox import Outbox
 from services.staff import StaffService
+from services.storage.errors import StorageError
 from services.storage.repositories import Housekeeping, Leases
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,11 @@ class Leader:
 
     async def run(self, job: Callable[..., Awaitable[None]], *args: Any) -> None:
         with self.in_flight.track(f"job {job.__name__}"):
-            if await self.lease.hold():
-                await job(*args)
+            try:
+                if await self.lease.hold():
+                    await job(*args)
+            except StorageError as exc:  # locked, full or gone: what was not written runs again next time
+                log.warning("%s skipped: the bot's database failed: %s", job.__name__, exc.message)
 
 
 async def as_leader(leader: Leader, job: Callable[..., Awaitable[None]], *args: Any) -> None:
@@ -83,12 +87,12 @@ async def as_leader(leader: Leader, job: Callable[..., Awaitable[None]], *args: 
 async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService) -> None:
     """Send what the CRM could not take before, and tell each person how it ended."""
     for outcome in await outbox.retry_due():
-        if outcome.chat_id is None:
-            continue
-        member = await staff.get(outcome.created_by) if outcome.created_by else None
-        with i18n.context(), i18n.use_locale(pick_locale(member.language if member else None)):
-            message = outcome_message(outcome)
-        await sender.send_message(outcome.chat_id, **message)
+        if outcome.chat_id is not None:
+            member = await staff.get(outcome.created_by) if outcome.created_by else None
+            with i18n.context(), i18n.use_locale(pick_locale(member.language if member else None)):
+                message = outcome_message(outcome)
+            await sender.send_message(outcome.chat_id, **message)
+        await outbox.told(outcome.op_id)  # a crash before this tells them twice, never not at all
 
 
 async def _api_job(name: str, work: Awaitable[None]) -> None:
@@ -210,6 +214,7 @@ def add_jobs(
         seconds=OUTBOX_RETRY_SECONDS,
         id="retry_outbox",
         replace_existing=True,
+        next_run_time=datetime.now(UTC),  # what a restart left unfinished goes out at once
         args=[leader, retry_outbox, outbox, sender, i18n, staff],
     )
     scheduler.add_job(

@@ -24,7 +24,9 @@ class AccessMiddleware(BaseMiddleware):
     """Resolves the Telegram user to a staff member and role, sets the person's language, and
     stops strangers before any handler (and so any API call) runs.
 
-    Injects `staff` (StaffMember), `role` (Role) and `locale` into handler data.
+    Injects `staff` (StaffMember), `role` (Role) and `locale` into handler data. The bot's own
+    membership changes (`my_chat_member`) reach the handlers for strangers too, with `staff` and
+    `role` None: who added the bot where decides whether it stays.
     """
 
     def __init__(self, staff: StaffService, i18n: I18n) -> None:
@@ -33,13 +35,19 @@ class AccessMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or user.is_bot:
+        membership = isinstance(event, Update) and event.my_chat_member is not None
+        if user is None or (user.is_bot and not membership):
             return None  # channel posts and other bots: not for us
         member = await self._staff.get_active(user.id)
         locale = pick_locale(member.language if member else None, user.language_code)
         data["locale"] = locale
         data["i18n"] = self._i18n
         with self._i18n.context(), self._i18n.use_locale(locale):
+            if membership:  # the bot added to a chat or removed: the groups feature decides
+                role = _known_role(member.role) if member else None
+                data["staff"] = member if role else None
+                data["role"] = role
+                return await handler(event, data)
             if member is None:
                 if _invitation(event):
                     # /start <code> from a stranger: the invitation handler decides
@@ -71,8 +79,12 @@ class AccessMiddleware(BaseMiddleware):
         message = event.message
         if message is None:
             return
-        if message.chat.type != "private" and not (message.text or "").startswith("/"):
-            return  # strangers chatting in a group the bot is in: stay quiet
+        if message.chat.type != "private":
+            alert_chat_id: Callable[[], int | None] | None = data.get("alert_chat_id")
+            if not (message.text or "").startswith("/") or alert_chat_id is None:
+                return  # strangers chatting in a group the bot is in: stay quiet
+            if message.chat.id != alert_chat_id():
+                return  # and outside the shop's group, their commands too: no answers to spam with
         text = _(
             "Здравствуйте! Этот бот — для сотрудников цветочного магазина.\n"
             "Ваш Telegram ID: <code>{telegram_id}</code>\n"
@@ -86,6 +98,13 @@ async def _answer_callback(query: CallbackQuery, text: str) -> None:
         await query.answer(text, show_alert=False)
     except Exception:  # an old query cannot be answered; the refusal itself must not crash
         log.debug("could not answer callback %s", query.id, exc_info=True)
+
+
+def _known_role(value: str) -> Role | None:
+    try:
+        return Role(value)
+    except ValueError:
+        return None
 
 
 def _invitation(event: TelegramObject) -> bool:

@@ -10,6 +10,7 @@ from handlers import (
     colleagues,
     errors,
     fallback,
+    groups,
     inventory,
     language,
     orders,
@@ -23,6 +24,7 @@ from handlers import (
 
 def get_routers() -> list[Router]:
     return [
+        fallback.get_stale_router(),  # buttons under messages that are gone, before any feature
         colleagues.get_start_router(),  # /start <invitation>, before the plain /start
         start.get_router(),
         orders.get_router(),
@@ -36,6 +38,7 @@ def get_routers() -> list[Router]:
         catalog.get_router(),
         catalog.get_customer_router(),
         showcase.get_router(),
+        groups.get_router(),
         fallback.get_router(),
         errors.get_router(),
     ]

@@ -13,12 +13,15 @@ from aiogram.utils.i18n import gettext as _
 from bot.i18n import DEFAULT_LOCALE
 from handlers.render import esc
 from services.errors import ApiError, ApiRejected, ApiUnavailable, ApiUnknownOutcome
+from services.storage.errors import StorageBusy, StorageError, StorageFull
 
 log = logging.getLogger(__name__)
 
 
 def explain(error: Exception) -> str:
-    """A short Russian explanation of an API failure for the person who caused the call."""
+    """A short Russian explanation of an API or database failure for the person who caused it."""
+    if isinstance(error, StorageError):
+        return explain_storage(error)
     if isinstance(error, ApiUnknownOutcome):
         return _("Сервер не ответил вовремя, и неизвестно, сохранилось ли изменение. Проверьте и повторите.")
     if isinstance(error, ApiUnavailable):
@@ -30,6 +33,18 @@ def explain(error: Exception) -> str:
     return _("Что-то пошло не так. Попробуйте ещё раз.")
 
 
+def explain_storage(error: StorageError) -> str:
+    """The bot's own database failed: what was being saved was not, and what to do."""
+    if isinstance(error, StorageFull):
+        return _(
+            "Не удалось сохранить: на сервере бота закончилось место. Ничего не сохранено. "
+            "Сообщите владельцу и попробуйте ещё раз, когда место освободится."
+        )
+    if isinstance(error, StorageBusy):
+        return _("База данных бота занята, ничего не сохранено. Попробуйте ещё раз через минуту.")
+    return _("База данных бота сейчас недоступна, ничего не сохранено. Попробуйте ещё раз через минуту.")
+
+
 def get_router() -> Router:
     router = Router(name="errors")
 
@@ -37,6 +52,14 @@ def get_router() -> Router:
     async def api_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
         error = event.exception
         log.warning("API failure in update %s: %s %s", event.update.update_id, type(error).__name__, error)
+        await _tell(event, bot, i18n, locale)
+
+    @router.error(ExceptionTypeFilter(StorageError))
+    async def storage_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
+        error = event.exception
+        log.warning(
+            "database failure in update %s: %s %s", event.update.update_id, type(error).__name__, error
+        )
         await _tell(event, bot, i18n, locale)
 
     @router.error()

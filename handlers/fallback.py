@@ -7,6 +7,23 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 
+def _under_a_gone_message(query: CallbackQuery) -> bool:
+    return not isinstance(query.message, Message)
+
+
+def get_stale_router() -> Router:
+    """Before every feature: a button under a message the bot can no longer reach (Telegram sends
+    an InaccessibleMessage for one deleted or too old). There is nothing to edit or answer under,
+    and a step half done stays as it is, so the person is told instead of left with silence."""
+    router = Router(name="stale")
+
+    @router.callback_query(_under_a_gone_message)
+    async def button_under_a_gone_message(query: CallbackQuery) -> None:
+        await query.answer(_("Это сообщение устарело: откройте раздел заново. /cancel — выйти из начатого."))
+
+    return router
+
+
 def get_router() -> Router:
     router = Router(name="fallback")
 

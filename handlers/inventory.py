@@ -56,6 +56,7 @@ from services.orders import OrderService
 from services.outbox import Outbox, WriteKind, WriteOutcome, WriteState, op_ids_in
 from services.roles import Permission, Role, can
 from services.staff import StaffService
+from services.storage.errors import StorageError
 from services.storage.repositories import StaffMember
 
 log = logging.getLogger(__name__)
@@ -359,11 +360,11 @@ def get_router() -> Router:
         if await state.get_state() not in PICK_STATES or not can(role, Permission.STOCK_WRITE):
             await query.answer(_("Эта кнопка устарела. Начните заново: /delivery или /writeoff."))
             return
-        await query.answer()
         flower = await inventory.flower(callback_data.arg)
         if flower is None or not isinstance(query.message, Message):
             await query.answer(_("Такого цветка больше нет в списке."))
             return
+        await query.answer()
         await picked(query.message, flower, state, staff, recent, inventory)
 
     async def picked(
@@ -469,7 +470,7 @@ def get_router() -> Router:
         query: CallbackQuery, callback_data: FlowCb, state: FSMContext, recent: RecentChoices
     ) -> None:
         suppliers = await recent.suppliers()
-        index = int(callback_data.arg) if callback_data.arg.isdigit() else -1
+        index = int(callback_data.arg) if callback_data.arg.isascii() and callback_data.arg.isdigit() else -1
         if await state.get_state() != Delivery.supplier.state or not 0 <= index < len(suppliers):
             await query.answer(_("Эта кнопка устарела."))
             return
@@ -504,15 +505,15 @@ def get_router() -> Router:
         if await state.get_state() != WriteOff.reason.state or not isinstance(query.message, Message):
             await query.answer(_("Эта кнопка устарела."))
             return
+        if callback_data.arg != "other" and callback_data.arg not in WRITEOFF_REASONS:
+            await query.answer(_("Эта кнопка устарела."))
+            return
         await query.answer()
         if callback_data.arg == "other":
             await state.set_state(WriteOff.reason_text)
             await query.message.answer(_("Напишите причину (до 500 символов)."), reply_markup=cancel_only())
             return
-        label = WRITEOFF_REASONS.get(callback_data.arg)
-        if label is None:
-            await query.answer(_("Эта кнопка устарела."))
-            return
+        label = WRITEOFF_REASONS[callback_data.arg]
         # the server keeps the shop's language; the person sees their own
         await state.update_data(reason=label, reason_label=_(label))
         await after_reason(query.message, state)
@@ -656,15 +657,20 @@ def get_router() -> Router:
             await query.answer(_("Уже сохранено или устарело."))
             return
         await query.answer(_("⏳ Сохраняю…"))
-        await state.clear()
         if not isinstance(query.message, Message):
+            await state.clear()
             return
         await edit_or_send(bot, query.message, text=query.message.html_text or "", reply_markup=None)
         chat_id = query.message.chat.id
+        op_id = callback_data.arg
+        # The flow ends only once the write is stored: if the database cannot take it, the
+        # person gets «Сохранить» again instead of typing everything anew.
         if current == Delivery.invoice.state:
-            await save_invoice(chat_id, data, staff, outbox, bot)
+            if await save_invoice(chat_id, data, staff, outbox, bot):
+                await forget_flow(state)
             return
         if current == Delivery.confirm.state:
+            kind = WriteKind.FLOWER_DELIVERY
             payload = {
                 "flower_id": data["flower_id"],
                 "quantity": data["quantity"],
@@ -672,14 +678,8 @@ def get_router() -> Router:
                 "supplier": data.get("supplier"),
                 "flower_name": data["flower_name"],
             }
-            outcome = await outbox.submit(
-                WriteKind.FLOWER_DELIVERY,
-                payload,
-                created_by=staff.telegram_id,
-                chat_id=chat_id,
-                op_id=callback_data.arg,
-            )
         else:
+            kind = WriteKind.FLOWER_WRITEOFF
             note = f"📷 {data['photo_url']}" if data.get("photo_url") else None
             payload = {
                 "flower_id": data["flower_id"],
@@ -688,16 +688,29 @@ def get_router() -> Router:
                 "note": note,
                 "flower_name": data["flower_name"],
             }
+        try:
             outcome = await outbox.submit(
-                WriteKind.FLOWER_WRITEOFF,
-                payload,
-                created_by=staff.telegram_id,
-                chat_id=chat_id,
-                op_id=callback_data.arg,
+                kind, payload, created_by=staff.telegram_id, chat_id=chat_id, op_id=op_id
             )
-        if outcome.duplicate:
+        except StorageError as error:
+            log.warning("%s %s not stored: %s %s", kind.value, op_id, type(error).__name__, error)
+            await bot.send_message(
+                chat_id,
+                esc(explain(error)) + "\n" + _("На склад ничего не отправлено. Нажмите «Сохранить» ещё раз."),
+                reply_markup=confirm_keyboard(op_id),
+            )
             return
+        if outcome.duplicate:  # a second tap while the first is being saved: the first finishes
+            return
+        await forget_flow(state)
         await bot.send_message(chat_id, **outcome_message(outcome))
+
+    async def forget_flow(state: FSMContext) -> None:
+        """The write is stored: a state left behind only answers «already saved» to a second tap."""
+        try:
+            await state.clear()
+        except StorageError as error:
+            log.warning("saved, but the flow state stays: %s %s", type(error).__name__, error)
 
     # --- invoices ------------------------------------------------------------------------------
 
@@ -731,8 +744,12 @@ def get_router() -> Router:
 
     async def save_invoice(
         chat_id: int, data: dict[str, Any], staff: StaffMember, outbox: Outbox, bot: Bot
-    ) -> None:
+    ) -> bool:
+        """Each line through the outbox; True when the flow is done. False when the database
+        stopped taking them (the lines stored so far are reported, «Сохранить» again stores the
+        rest and skips those), or when a second tap found them all stored already."""
         results = []
+        failure: StorageError | None = None
         for index, line in enumerate(data.get("invoice", [])):
             payload = {
                 "flower_id": line["flower_id"],
@@ -741,18 +758,35 @@ def get_router() -> Router:
                 "flower_name": line["flower_name"],
                 "note": "накладная",
             }
-            results.append(
-                await outbox.submit(
+            try:
+                outcome = await outbox.submit(
                     WriteKind.FLOWER_DELIVERY,
                     payload,
                     created_by=staff.telegram_id,
                     chat_id=chat_id,
                     op_id=f"{data['op']}{index:02x}"[:32],
                 )
-            )
+            except StorageError as error:
+                log.warning(
+                    "invoice %s line %s not stored: %s %s", data["op"], index, type(error).__name__, error
+                )
+                failure = error
+                break
+            results.append(outcome)
         lines = [outcome_line(o) for o in results if not o.duplicate]
-        if lines:
-            await bot.send_message(chat_id, "\n".join([_("<b>Накладная:</b>"), *lines]))
+        if failure is not None:
+            rest = (
+                _("Остальные строки не сохранены и на склад не отправлены. Нажмите «Сохранить» ещё раз.")
+                if results
+                else _("На склад ничего не отправлено. Нажмите «Сохранить» ещё раз.")
+            )
+            text = "\n".join([_("<b>Накладная:</b>"), *lines, esc(explain(failure)), rest])
+            await bot.send_message(chat_id, text, reply_markup=invoice_keyboard(str(data["op"])))
+            return False
+        if not lines:  # a second tap while the first is being saved: the first finishes
+            return False
+        await bot.send_message(chat_id, "\n".join([_("<b>Накладная:</b>"), *lines]))
+        return True
 
     # --- hints for messages that do not fit the step -------------------------------------------
 

@@ -328,7 +328,8 @@ def get_router() -> Router:
             return
         await query.answer(_("⏳ Меняю статус…"))
         data = await state.get_data()
-        await state.clear()
+        if await state.get_state() == OrderFlow.photo.state and data.get("order_id") == callback_data.id:
+            await state.clear()  # this order's photo step; any other flow stays as it was
         chat_id, card_message = _card_location(query, data, callback_data.id)
         if isinstance(query.message, Message):
             await edit_or_send(bot, query.message, text=_("Без фото."), reply_markup=None)

@@ -204,7 +204,7 @@ def unpack_album(packed: str, list_message_id: int) -> list[int]:
     that list, so a forged button cannot reach any other."""
     ids: list[int] = []
     for part in packed.split(".")[:ALBUM_MAX] if packed else []:
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):  # "²".isdigit(), but int("²") fails
             return []
         ids.append(int(part) + (ids[-1] if ids else 0))
     return [i for i in ids if list_message_id - ALBUM_REACH < i < list_message_id]
@@ -1083,7 +1083,7 @@ def get_router() -> Router:
     ) -> None:
         data = await state.get_data()
         suggested = data.get("suggested") or []
-        index = int(callback_data.arg) if callback_data.arg.isdigit() else -1
+        index = int(callback_data.arg) if callback_data.arg.isascii() and callback_data.arg.isdigit() else -1
         if (
             not may_edit(role)
             or await state.get_state() != AddBouquet.title.state

@@ -15,7 +15,7 @@ from enum import StrEnum
 from services.cvety_api import CvetyApi
 from services.inventory import match_score, normalize
 from services.models import Customer, Order, OrderStatus, Product
-from services.parsing import normalize_phone
+from services.parsing import drop_invisible, normalize_phone
 from services.roles import Permission, Role, can
 
 PAGE_SIZE = 8
@@ -32,8 +32,8 @@ _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]+$")
 
 
 def clean_query(text: str | None) -> str:
-    """What a person typed, whitespace folded and cut to a sane length."""
-    return " ".join((text or "").split())[:QUERY_MAX]
+    """What a person typed, whitespace folded, invisible marks dropped, cut to a sane length."""
+    return " ".join(drop_invisible(text or "").split())[:QUERY_MAX]
 
 
 def too_short(query: str) -> bool:

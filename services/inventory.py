@@ -146,7 +146,10 @@ def suggest(query: str, flowers: list[Flower], limit: int = 3) -> list[Flower]:
     if not close:
         first = wanted.split()[0] if wanted.split() else ""
         close = [
-            n for n in by_name if first and difflib.SequenceMatcher(None, first, n.split()[0]).ratio() > 0.6
+            # a name of punctuation or emoji alone normalises to ""
+            n
+            for n in by_name
+            if first and n and difflib.SequenceMatcher(None, first, n.split()[0]).ratio() > 0.6
         ]
     return [by_name[n] for n in close[:limit]]
 
@@ -172,6 +175,9 @@ class InvoiceLine:
 
 
 _NUMBER = re.compile(r"^\d{1,9}$")
+# «Роза красная 60 см — 50 — 950», «Роза, 50, 950»: a lone dash, or a comma / semicolon / colon
+# ending a word, only separates (a comma inside a number, «1,200», is left alone).
+_SEPARATOR = re.compile(r"(?<!\S)[-–—](?!\S)|[,;:](?!\S)")
 
 
 def parse_invoice(text: str, flowers: list[Flower]) -> list[InvoiceLine]:
@@ -189,7 +195,8 @@ def parse_invoice(text: str, flowers: list[Flower]) -> list[InvoiceLine]:
 
 
 def _parse_line(line: str, flowers: list[Flower]) -> InvoiceLine:
-    words = re.sub(r"(?<=\d)\s*(?:шт\.?|штук[аи]?|₸|тг\.?)(?=\s|$)", "", line, flags=re.IGNORECASE).split()
+    separated = _SEPARATOR.sub(" ", line)
+    words = re.sub(r"(?<=\d)\s*(?:шт\.?|штук[аи]?|₸|тг\.?)(?=\s|$)", "", separated, flags=re.I).split()
     numbers = 0
     while numbers < len(words) and _NUMBER.match(words[len(words) - 1 - numbers]):
         numbers += 1

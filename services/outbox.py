@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.crm_api import CrmApi
 from services.errors import ApiRejected, ApiUnavailable, ApiUnknownOutcome
+from services.storage.errors import StorageError
 from services.storage.repositories import AuditLog, OutboxEntry, OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -137,14 +138,27 @@ class Outbox:
         return await self._attempt(entry, retried=False, first=True)
 
     async def retry_due(self) -> list[WriteOutcome]:
-        """One pass over the writes whose time has come; returns those that finished."""
-        finished = []
+        """One pass over the writes whose time has come; returns every finished write whose
+        person has not been told yet (also those a crash kept from being told last time): the
+        caller tells them and says so with `told`."""
         async with self._retrying:
             for entry in await self._repository.due(self._now()):
-                outcome = await self._attempt(entry, retried=True)
-                if outcome.state is not WriteState.QUEUED:
-                    finished.append(outcome)
-        return finished
+                await self._attempt(entry, retried=True)
+            untold = await self._repository.untold()
+        return [
+            _outcome(e, _STATE_OF_STATUS[e.status], reason=e.last_error, retried=True) for e in untold
+        ]
+
+    async def told(self, op_id: str) -> None:
+        await self._repository.mark_told(op_id, self._now())
+
+    async def resume(self) -> None:
+        """At the start of the only replica: writes a stop cut off or a crash left half-done are
+        retried at once, not when their in-flight time runs out (a stored write is first looked
+        for in the history, so nothing is counted twice)."""
+        count = await self._repository.due_now(self._now())
+        if count:
+            log.info("outbox: %s unfinished writes from before the restart, retrying now", count)
 
     async def pending(self) -> list[OutboxEntry]:
         return await self._repository.pending()
@@ -215,9 +229,13 @@ class Outbox:
     async def _later(
         self, entry: OutboxEntry, status: str, error: str, delay: timedelta, retried: bool
     ) -> WriteOutcome:
-        updated = await self._repository.update(
-            entry.id, status=status, next_attempt_at=self._now() + delay, error=error
-        )
+        try:
+            updated = await self._repository.update(
+                entry.id, status=status, next_attempt_at=self._now() + delay, error=error
+            )
+        except StorageError as exc:  # the row stays as it was: still stored, due again later
+            log.warning("outbox %s: %s; not rescheduled: %s %s", entry.id, error, type(exc).__name__, exc)
+            return _outcome(entry, WriteState.QUEUED, retried=retried)
         log.warning("outbox %s: %s; next try in %ss", entry.id, error, int(delay.total_seconds()))
         return _outcome(updated, WriteState.QUEUED, retried=retried)
 
@@ -231,10 +249,30 @@ class Outbox:
         retried: bool,
     ) -> WriteOutcome:
         status = "done" if state is WriteState.DONE else "failed"
-        updated = await self._repository.update(entry.id, status=status, error=reason, result=result)
+        # in the person's own request the answer tells them; after a retry, the retry job does
+        told_at = None if retried else self._now()
+        try:
+            updated = await self._repository.update(
+                entry.id, status=status, error=reason, result=result, told_at=told_at
+            )
+        except StorageError as exc:
+            # The CRM has answered, only the bot's database did not take the answer: the person
+            # hears the truth, and the row, still unfinished, is looked up in the history when
+            # it is due again — found there, it is not sent a second time.
+            log.warning(
+                "outbox %s: %s, but not recorded (%s %s); to be checked again",
+                entry.id,
+                status,
+                type(exc).__name__,
+                exc,
+            )
+            return _outcome(replace(entry, result=result), state, reason=reason, retried=retried)
         log.info("outbox %s: %s%s", entry.id, status, f" ({reason})" if reason else "")
         if state is WriteState.DONE and self._audit is not None:
-            await _record(self._audit, updated)
+            try:
+                await _record(self._audit, updated)
+            except StorageError as exc:
+                log.warning("outbox %s: done, audit entry lost: %s %s", entry.id, type(exc).__name__, exc)
         return _outcome(updated, state, reason=reason, retried=retried)
 
 

@@ -24,10 +24,18 @@ DEFAULT_CURRENCY = "KZT"
 
 # str.isspace() misses the zero-width ones, which do turn up in copied prices and phones.
 _SPACES = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
+# Invisible marks that come along when a phone number is copied from contacts or a messenger
+# ("\u202a+7 777 …\u202c"): zero-width characters and bidirectional controls.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def _squeeze(text: str) -> str:
     return _SPACES.sub("", text)
+
+
+def drop_invisible(text: str) -> str:
+    """`text` without zero-width characters and bidirectional marks (see `_INVISIBLE`)."""
+    return _INVISIBLE.sub("", text)
 
 
 def _finite(number: float | Decimal) -> bool:
@@ -226,7 +234,7 @@ def normalize_phone(text: str) -> str:
     """A Kazakhstan number in any common spelling as +7XXXXXXXXXX; ValueError otherwise."""
     if not isinstance(text, str):
         raise ValueError("not text")
-    stripped = text.strip()
+    stripped = drop_invisible(text).strip()
     if not stripped:
         raise ValueError("empty")
     if not re.fullmatch(r"\+?[0-9\s().\-]+", stripped):
@@ -383,7 +391,10 @@ def known_status(code: object) -> OrderStatus | None:
 
 def site_origin(url: str) -> str:
     """scheme://host[:port] of a URL: cvety.kz serves images from its site, not from /api/v2."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "http://[abc": a malformed IPv6 literal
+        return ""
     host = parts.netloc.rpartition("@")[2]
     return f"{parts.scheme}://{host}" if parts.scheme and host else ""
 

@@ -100,7 +100,7 @@ _HANDLES = {
     ShopField.TELEGRAM: (re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}"), "https://t.me/"),
 }
 _HOST = re.compile(r"(?:[\w-]+\.)+[^\W\d_]{2,}|(?:[\w-]+\.)+xn--[\w-]+", re.UNICODE)
-_WA_ME = re.compile(r"(?:https?://)?(?:www\.)?wa\.me/\+?(\d{7,15})/?(\?\S*)?", re.IGNORECASE)
+_WA_ME = re.compile(r"(?:https?://)?(?:www\.)?wa\.me/\+?([0-9]{7,15})/?(\?\S*)?", re.IGNORECASE)
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -491,20 +491,25 @@ class ShowcaseService:
         extra: dict[str, Any] = {"type": VITRINA}
         if draft.width and draft.height:
             extra.update(width=str(draft.width), height=str(draft.height))
+        key = _DRAFT_KEY + draft.draft_id
+        # Written ahead: a crash during the call leaves the draft «maybe created», so a tap after
+        # the restart looks for the bouquet before creating a second one.
+        await self._kv.set(key, _UNCERTAIN)
         try:
             created = await self._cvety.create_product(
                 draft.sku, draft.title, draft.price, owner_id, images=draft.images, **extra
             )
         except ApiNotSupported as exc:
+            await self._kv.delete(key)
             return self._refused(Action.CREATE, exc)
         except ApiUnknownOutcome as exc:
             found = await self._find_created(draft)
             if found is None:
-                await self._kv.set(_DRAFT_KEY + draft.draft_id, _UNCERTAIN)
                 return Result(Outcome.UNKNOWN, error=exc)
             await self._created(draft, found.id)
             return Result(Outcome.DONE, product=found, product_id=found.id)
         except ApiError as exc:
+            await self._kv.delete(key)  # refused or never reached: nothing was created
             return Result(Outcome.FAILED, error=exc)
         product = created if isinstance(created, Product) else None
         product_id = product.id if product else _id_in(created)
@@ -529,6 +534,6 @@ def _id_in(answer: Any) -> int | None:
     if isinstance(answer, dict):
         for key in ("id", "ID", "productId"):
             value = answer.get(key)
-            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit()):
                 return int(value)
     return None

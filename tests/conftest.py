@@ -198,3 +198,17 @@ async def run_job_now(harness: Harness, job_id: str) -> int:
         return await asyncio.wait_for(done, 5)
     finally:
         scheduler.remove_listener(listener)
+
+
+async def settle(harness: Harness, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait until the bot has taken every update sent so far and finished handling them."""
+    newest = harness.tg.newest_unconfirmed_update
+    if newest is not None:
+        await harness.tg.wait_for(
+            "getUpdates", lambda c: (c.param_int("offset") or 0) > newest, timeout=timeout, after=0
+        )
+    # the poller made the tasks of a batch before it asked for the next one
+    tasks = [t for t in getattr(harness.app.dp, "_handle_update_tasks", ()) if not t.done()]
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        assert not pending, f"updates still being handled after {timeout}s"

@@ -595,6 +595,56 @@ async def test_groups_members_threads(fake: FakeTelegram, bot: Bot) -> None:
     assert len(fake.errors) == 2
 
 
+async def test_the_bot_added_to_a_chat_and_leaving_it(fake: FakeTelegram, bot: Bot) -> None:
+    update = fake.bot_status_changed(USER, GROUP, new="administrator", title="Чужая")
+    event = update["my_chat_member"]
+    assert event["from"]["id"] == USER and event["chat"]["title"] == "Чужая"
+    assert (event["old_chat_member"]["status"], event["new_chat_member"]["status"]) == (
+        "left",
+        "administrator",
+    )
+    assert (await bot.get_chat_member(GROUP, bot.id)).status == "administrator"
+    assert await bot.leave_chat(GROUP)
+    assert fake.left_chats() == [GROUP]
+    assert (await bot.get_chat_member(GROUP, bot.id)).status == "left"
+    with pytest.raises(TelegramForbiddenError, match="bot is not a member of the supergroup chat"):
+        await bot.send_message(GROUP, "ещё тут?")
+    with pytest.raises(TelegramForbiddenError, match="not a member"):
+        await bot.leave_chat(GROUP)
+    with pytest.raises(TelegramBadRequest, match="private chats"):
+        await bot.leave_chat(USER)
+    assert len(fake.errors) == 3
+    fake.bot_status_changed(USER, GROUP)  # added again: sends work again
+    await bot.send_message(GROUP, "снова здесь")
+
+
+async def test_a_button_under_an_inaccessible_message_and_a_deleted_one(fake: FakeTelegram, bot: Bot) -> None:
+    from aiogram.types import InaccessibleMessage
+
+    sent = await bot.send_message(USER, "старое", reply_markup=kb(("Кнопка", "old:1")))
+    seen: list[object] = []
+    router = Router()
+
+    @router.callback_query()
+    async def any_button(query: CallbackQuery) -> None:
+        seen.append(query.message)
+        await query.answer("Устарело")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    async with run_polling(dp, bot, polling_timeout=5):
+        query_id = await fake.press_on_inaccessible(USER, "old:1", chat_id=USER, message_id=sent.message_id)
+        await fake.wait_for("answerCallbackQuery")
+    [message] = seen
+    assert isinstance(message, InaccessibleMessage) and message.message_id == sent.message_id
+    assert message.chat.id == USER and fake.callback_answers[query_id]["text"] == "Устарело"
+    fake.delete_message(USER, sent.message_id)
+    assert fake.messages(USER) == []
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        await bot.edit_message_text("новое", chat_id=USER, message_id=sent.message_id)
+    assert len(fake.errors) == 1
+
+
 async def test_commands_copy_forward(fake: FakeTelegram, bot: Bot) -> None:
     menu = [BotCommand(command="start", description="Главное меню")]
     await bot.set_my_commands(menu, scope=BotCommandScopeAllPrivateChats(), language_code="kk")

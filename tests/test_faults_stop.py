@@ -16,13 +16,14 @@ import aiohttp
 import pytest
 
 from bot.webhook import webhook_secret
-from sandbox import Sandbox
-from tests.bot_process import STOPPED, BotProcess, bot_env
+from sandbox import Sandbox, data
+from tests.bot_process import BotProcess, bot_env
 from tests.conftest import OWNER
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import TINY_PNG, FakeTelegram
 from tests.test_webhook import update
 
 GROUP = -100555
+FINISHING = "stop: finishing"  # the bot stopped taking updates and waits for the work in hand
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ async def test_a_stop_while_a_new_order_card_is_posted_finishes_it_and_never_pos
     second = await start(processes, env)
     await posting.wait()  # the card is in the group; the bot has not heard back yet
     second.signal(signal.SIGTERM)
-    await second.wait_for_log(STOPPED)
+    await second.wait_for_log(FINISHING)
     posting.release()
     assert await second.wait() == 0, second.log
     assert "cut off" not in second.log
@@ -143,7 +144,7 @@ async def test_a_stop_during_a_status_change_finishes_it_tells_the_person_and_re
     await shop.press_button(OWNER, text_contains="Принять", message=card)
     await sandbox.faults.wait_hanging()
     running.signal(signal.SIGTERM)
-    await running.wait_for_log(STOPPED)
+    await running.wait_for_log(FINISHING)
     sandbox.faults.release()
     assert await running.wait() == 0, running.log
     await shop.wait_for_message(OWNER, text_contains="✍️ Принят", timeout=5)
@@ -206,7 +207,7 @@ async def test_webhook_mode_stops_cleanly_on_sigterm(shop, sandbox, tmp_path, pr
         answer = asyncio.ensure_future(posting)
         await sandbox.faults.wait_hanging()  # the update is being handled
         process.signal(signal.SIGTERM)
-        await process.wait_for_log("stopping")
+        await process.wait_for_log(FINISHING)
         sandbox.faults.release()
         response = await asyncio.wait_for(answer, 30)
         assert response.status == 200  # answered once handled: Telegram will not send it again
@@ -221,3 +222,176 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# --- deliveries and write-offs -------------------------------------------------------------------
+
+DELIVERY = "/crm/api/flowers/delivery"
+WRITEOFF = "/crm/api/flowers/writeoff"
+
+
+async def say(tg: FakeTelegram, text: str, expect: str) -> dict:
+    await tg.send_message(OWNER, text)
+    return await tg.wait_for_message(OWNER, text_contains=expect, timeout=30)
+
+
+async def press(tg: FakeTelegram, label: str, expect: str | None = None) -> dict | None:
+    await tg.press_button(OWNER, text_contains=label)
+    return await tg.wait_for_message(OWNER, text_contains=expect, timeout=30) if expect else None
+
+
+async def delivery_up_to_save(tg: FakeTelegram) -> None:
+    await say(tg, "/delivery", "Какой цветок пришёл")
+    await say(tg, "роза 60", "Сколько стеблей пришло")
+    await say(tg, "50", "Цена за стебель")
+    await press(tg, "Пропустить", "Поставщик")
+    await press(tg, "Пропустить", "Приход — проверьте")
+
+
+def applied(sandbox: Sandbox, path: str) -> int:
+    """Writes the CRM carried out (each movement is one)."""
+    kind = "delivery" if path == DELIVERY else "writeoff"
+    return sum(1 for m in sandbox.state.movements if m.movement_type == kind and "[op:" in (m.note or ""))
+
+
+def rose(sandbox: Sandbox) -> int:
+    return sandbox.state.flowers[data.FLOWER_ROSE_RED].quantity
+
+
+async def test_a_stop_while_the_crm_is_slow_saves_the_delivery_once_and_says_so(
+    shop, sandbox, tmp_path, processes
+):
+    env = bot_env(shop, sandbox, tmp_path, OWNER_IDS=str(OWNER), **QUIET)
+    before = rose(sandbox)
+    running = await start(processes, env)
+    await delivery_up_to_save(shop)
+    sandbox.faults.add("POST", DELIVERY, hang=True, times=1)
+    await press(shop, "Сохранить")
+    await sandbox.faults.wait_hanging()
+    running.signal(signal.SIGTERM)
+    await running.wait_for_log(FINISHING)
+    sandbox.faults.release()
+    assert await running.wait() == 0, running.log
+    await shop.wait_for_message(OWNER, text_contains="Приход сохранён", timeout=5)
+    assert rose(sandbox) == before + 50 and applied(sandbox, DELIVERY) == 1
+
+    again = await start(processes, env)
+    await again.wait_for_log("executed successfully")  # the retry pass at start found nothing to do
+    assert await again.stop() == 0, again.log
+    assert rose(sandbox) == before + 50 and applied(sandbox, DELIVERY) == 1
+
+
+async def test_a_delivery_kept_while_the_crm_is_down_goes_out_once_after_a_restart(
+    shop, sandbox, tmp_path, processes
+):
+    env = bot_env(shop, sandbox, tmp_path, OWNER_IDS=str(OWNER), **QUIET)
+    before = rose(sandbox)
+    running = await start(processes, env)
+    await delivery_up_to_save(shop)
+    sandbox.faults.add("POST", DELIVERY, status=503, times=1)
+    await press(shop, "Сохранить", "отправлю, когда склад ответит")
+    assert await running.stop() == 0, running.log
+    assert rose(sandbox) == before
+
+    await start(processes, env)  # the CRM is back
+    told = await shop.wait_for_message(OWNER, text_contains="Приход сохранён", timeout=30)
+    assert "Склад ответил" in told["text"]
+    assert rose(sandbox) == before + 50 and applied(sandbox, DELIVERY) == 1
+
+
+async def test_a_crash_after_the_crm_applied_a_delivery_never_counts_it_twice(
+    shop, sandbox, tmp_path, processes
+):
+    env = bot_env(shop, sandbox, tmp_path, OWNER_IDS=str(OWNER), **QUIET)
+    before = rose(sandbox)
+    crashing = await start(processes, env)
+    await delivery_up_to_save(shop)
+    sandbox.faults.add("POST", DELIVERY, apply_then_hang=True, times=1)
+    await press(shop, "Сохранить")
+    await sandbox.faults.wait_hanging()  # the CRM counted it; the bot has not heard
+    await crashing.kill()
+    sandbox.faults.release()
+    assert rose(sandbox) == before + 50
+
+    restarted = await start(processes, env)
+    told = await shop.wait_for_message(OWNER, text_contains="Приход сохранён", timeout=30)
+    assert "Склад ответил" in told["text"]  # the person hears how it ended after all
+    assert await restarted.stop() == 0, restarted.log
+    assert "found in history" in restarted.log
+    assert rose(sandbox) == before + 50 and applied(sandbox, DELIVERY) == 1
+
+
+async def test_a_stop_during_a_write_off_finishes_it_once(shop, sandbox, tmp_path, processes):
+    env = bot_env(shop, sandbox, tmp_path, OWNER_IDS=str(OWNER), **QUIET)
+    before = rose(sandbox)
+    running = await start(processes, env)
+    await say(shop, "/writeoff", "Какой цветок списать")
+    await say(shop, "роза 60", "Сколько стеблей списать")
+    await say(shop, "3", "Почему списываем")
+    await press(shop, "Увяли", "фото")
+    await press(shop, "Пропустить", "Списание — проверьте")
+    sandbox.faults.add("POST", WRITEOFF, hang=True, times=1)
+    await press(shop, "Сохранить")
+    await sandbox.faults.wait_hanging()
+    running.signal(signal.SIGTERM)
+    await running.wait_for_log(FINISHING)
+    sandbox.faults.release()
+    assert await running.wait() == 0, running.log
+    await shop.wait_for_message(OWNER, text_contains="Списание сохранено", timeout=5)
+    assert rose(sandbox) == before - 3 and applied(sandbox, WRITEOFF) == 1
+
+
+# --- a bouquet put on the showcase ---------------------------------------------------------------
+
+CREATE = "/cvety/api/v2/product/create"
+
+
+def bouquets(sandbox: Sandbox, title: str) -> int:
+    return sum(1 for p in sandbox.state.products.values() if p.title == title)
+
+
+async def bouquet_up_to_preview(tg: FakeTelegram, title: str) -> dict:
+    await say(tg, "/vitrina", "Витрина")
+    await press(tg, "Добавить на витрину", "Пришлите фото букета")
+    await tg.send_photo(OWNER, TINY_PNG, caption=title)
+    await tg.wait_for_message(OWNER, text_contains="Цена букета", timeout=30)
+    await say(tg, "18 500 тг", "Размер букета")
+    preview = await press(tg, "Пропустить", "Проверьте букет")
+    assert preview is not None
+    return preview
+
+
+async def test_a_stop_while_a_bouquet_is_created_finishes_it_once(shop, sandbox, tmp_path, processes):
+    env = bot_env(shop, sandbox, tmp_path, OWNER_IDS=str(OWNER), **QUIET)
+    running = await start(processes, env)
+    preview = await bouquet_up_to_preview(shop, "Пионы к празднику")
+    sandbox.faults.add("POST", CREATE, hang=True, times=1)
+    await shop.press_button(OWNER, text_contains="Выставить", message=preview)
+    await sandbox.faults.wait_hanging()
+    running.signal(signal.SIGTERM)
+    await running.wait_for_log(FINISHING)
+    sandbox.faults.release()
+    assert await running.wait() == 0, running.log
+    await shop.wait_for_message(OWNER, text_contains="на витрине", timeout=5)
+    assert bouquets(sandbox, "Пионы к празднику") == 1
+
+
+async def test_a_crash_while_a_bouquet_is_created_never_puts_it_up_twice(shop, sandbox, tmp_path, processes):
+    env = bot_env(shop, sandbox, tmp_path, OWNER_IDS=str(OWNER), **QUIET)
+    crashing = await start(processes, env)
+    preview = await bouquet_up_to_preview(shop, "Розы и эвкалипт")
+    sandbox.faults.add("POST", CREATE, apply_then_hang=True, times=1)
+    await shop.press_button(OWNER, text_contains="Выставить", message=preview)
+    await sandbox.faults.wait_hanging()  # created on the site; the bot has not heard
+    await crashing.kill()
+    sandbox.faults.release()
+    assert bouquets(sandbox, "Розы и эвкалипт") == 1
+
+    # The draft survived in the database; the tap comes again (a phone that never saw the
+    # buttons go, or a tap queued while the bot was down).
+    [save] = [data for text, data in shop.buttons(preview) if "Выставить" in text]
+    restarted = await start(processes, env)
+    await shop.press_callback_data(OWNER, save, message=preview)
+    await shop.wait_for_message(OWNER, text_contains="на витрине", timeout=30)
+    assert await restarted.stop() == 0, restarted.log
+    assert bouquets(sandbox, "Розы и эвкалипт") == 1, "the bouquet was put up twice"

@@ -100,3 +100,19 @@ def test_photo_url_round_trips_through_the_comment():
     assert photo_url_in(photo_comment("https://x/upload/a.jpg")) == "https://x/upload/a.jpg"
     assert photo_url_in(photo_comment("https://x/a.png", "Собран")) == "https://x/a.png"
     assert photo_url_in("Клиент отказался") is None and photo_url_in(None) is None
+
+
+
+def test_a_status_code_that_cannot_travel_in_a_button_leaves_only_the_others():
+    from bot.i18n import make_i18n
+    from handlers.order_views import card_keyboard
+    from services.models import Order
+    from services.orders import OrderCard
+
+    weird = "В:ОБРАБОТКЕ-У-МЕНЕДЖЕРА-МАГАЗИНА"  # a separator, and far over 64 bytes packed
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale("ru"):
+        odd = card_keyboard(OrderCard(Order(id=1, number="1", status=weird), None), ["AP"], courier=False)
+        fine = card_keyboard(OrderCard(Order(id=1, number="1", status="N"), None), ["AP"], courier=False)
+    assert [row[0].text for row in odd.inline_keyboard] == ["🔄 Обновить"]
+    assert len(fine.inline_keyboard) == 2

@@ -85,6 +85,10 @@ async def test_crm_down_then_up_writes_exactly_once(outbox, sandbox):
     assert done.state is WriteState.DONE and done.retried and done.chat_id == 1003
     assert stock(sandbox, data.FLOWER_ROSE_RED) == before + 30
     assert movements_with(sandbox, outcome.op_id) == 1
+    [again] = await box.retry_due()  # the person was not told yet (a crash came in between)
+    assert again.op_id == done.op_id and again.state is WriteState.DONE
+    assert movements_with(sandbox, outcome.op_id) == 1
+    await box.told(done.op_id)
     clock.advance(minutes=30)
     assert await box.retry_due() == []
 

@@ -8,17 +8,24 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.storage.errors import StorageError, StorageUnavailable, storage_error
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# A write waits this long for another process's lock (a backup, `sqlite3` in a shell) before it
+# fails with StorageBusy; readers are not blocked at all in WAL mode.
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and foreign keys, and its folder is created."""
+    """An async engine; SQLite gets WAL, a busy timeout and foreign keys, and its folder is created.
+    A server database's pooled connections are pinged before use, so a restarted server costs
+    nothing. A database that is locked too long, full or unreachable raises a StorageError
+    (services/storage/errors.py) instead of the driver's error."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -31,7 +38,30 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "handle_error", _storage_errors)
+    event.listen(engine.sync_engine, "do_connect", _connect)
     return engine
+
+
+def _storage_errors(context: ExceptionContext) -> StorageError | None:
+    """Busy, full or gone become a StorageError; anything else stays as SQLAlchemy raises it. A
+    failure to connect at all (no connection yet: the server is down, starting up, refuses this
+    database) is «gone» too. The pre-ping's own failure is left alone: the pool reconnects on it."""
+    if context.is_pre_ping:
+        return None
+    gone = context.is_disconnect or context.connection is None
+    return storage_error(context.original_exception, disconnect=gone)
+
+
+def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """asyncpg raises plain OSError (connection refused) or its own errors (the server is
+    starting up) when it cannot connect, which SQLAlchemy passes through unwrapped."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except dialect.loaded_dbapi.Error:
+        raise  # wrapped by SQLAlchemy, then translated by _storage_errors
+    except Exception as exc:
+        raise StorageUnavailable(f"unreachable (cannot connect: {type(exc).__name__}: {exc})"[:300]) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

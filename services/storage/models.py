@@ -111,6 +111,8 @@ class OutboxRow(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # finished and the person told how it ended (a write finished by a retry is told later)
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class FsmRow(Base):

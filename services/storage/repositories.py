@@ -332,6 +332,31 @@ class OutboxRepository:
             )
             return [OutboxEntry.from_row(r) for r in rows]
 
+    async def untold(self, limit: int = 20) -> list[OutboxEntry]:
+        """Finished writes whose person has not heard how they ended."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.status.in_(("done", "failed")), OutboxRow.told_at.is_(None))
+                .order_by(OutboxRow.updated_at)
+                .limit(limit)
+            )
+            return [OutboxEntry.from_row(r) for r in rows]
+
+    async def mark_told(self, op_id: str, at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(OutboxRow).where(OutboxRow.id == op_id).values(told_at=at))
+
+    async def due_now(self, now: datetime) -> int:
+        """Every unfinished write is due at once (after a restart nothing of it is in flight)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status.in_(("pending", "checking")), OutboxRow.next_attempt_at > now)
+                .values(next_attempt_at=now)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def pending(self) -> list[OutboxEntry]:
         async with self._sessions() as session:
             rows = await session.scalars(
@@ -350,12 +375,15 @@ class OutboxRepository:
         error: str | None = None,
         result: dict[str, Any] | None = None,
         attempted: bool = True,
+        told_at: datetime | None = None,
     ) -> OutboxEntry:
         async with self._sessions.begin() as session:
             row = await session.get(OutboxRow, op_id)
             if row is None:
                 raise KeyError(op_id)
             row.status = status
+            if told_at is not None:
+                row.told_at = told_at
             if attempted:
                 row.attempts += 1
             if next_attempt_at is not None:
