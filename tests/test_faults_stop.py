@@ -40,6 +40,16 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
         await process.aclose()
 
 
+async def stop_while_the_api_holds_a_request(sandbox: Sandbox, process: BotProcess) -> None:
+    """SIGTERM while the sandbox holds a request of the bot's; the request goes on once the bot
+    says it waits for the work in hand, and the stop must end cleanly."""
+    await sandbox.faults.wait_hanging()
+    process.signal(signal.SIGTERM)
+    await process.wait_for_log(FINISHING)
+    sandbox.faults.release()
+    assert await process.wait() == 0, process.log
+
+
 def cards(tg: FakeTelegram, number: object) -> list[dict]:
     return [m for m in tg.messages(GROUP) if f"Новый заказ №{number}" in m.get("text", "")]
 
@@ -142,11 +152,7 @@ async def test_a_stop_during_a_status_change_finishes_it_tells_the_person_and_re
     card = await open_card(shop, order.id)
     sandbox.faults.add("POST", CHANGE, hang=True, times=1)
     await shop.press_button(OWNER, text_contains="Принять", message=card)
-    await sandbox.faults.wait_hanging()
-    running.signal(signal.SIGTERM)
-    await running.wait_for_log(FINISHING)
-    sandbox.faults.release()
-    assert await running.wait() == 0, running.log
+    await stop_while_the_api_holds_a_request(sandbox, running)
     await shop.wait_for_message(OWNER, text_contains="✍️ Принят", timeout=5)
     assert accepted_times(sandbox, order.id) == 1
 
@@ -267,11 +273,7 @@ async def test_a_stop_while_the_crm_is_slow_saves_the_delivery_once_and_says_so(
     await delivery_up_to_save(shop)
     sandbox.faults.add("POST", DELIVERY, hang=True, times=1)
     await press(shop, "Сохранить")
-    await sandbox.faults.wait_hanging()
-    running.signal(signal.SIGTERM)
-    await running.wait_for_log(FINISHING)
-    sandbox.faults.release()
-    assert await running.wait() == 0, running.log
+    await stop_while_the_api_holds_a_request(sandbox, running)
     await shop.wait_for_message(OWNER, text_contains="Приход сохранён", timeout=5)
     assert rose(sandbox) == before + 50 and applied(sandbox, DELIVERY) == 1
 
@@ -332,11 +334,7 @@ async def test_a_stop_during_a_write_off_finishes_it_once(shop, sandbox, tmp_pat
     await press(shop, "Пропустить", "Списание — проверьте")
     sandbox.faults.add("POST", WRITEOFF, hang=True, times=1)
     await press(shop, "Сохранить")
-    await sandbox.faults.wait_hanging()
-    running.signal(signal.SIGTERM)
-    await running.wait_for_log(FINISHING)
-    sandbox.faults.release()
-    assert await running.wait() == 0, running.log
+    await stop_while_the_api_holds_a_request(sandbox, running)
     await shop.wait_for_message(OWNER, text_contains="Списание сохранено", timeout=5)
     assert rose(sandbox) == before - 3 and applied(sandbox, WRITEOFF) == 1
 
@@ -367,11 +365,7 @@ async def test_a_stop_while_a_bouquet_is_created_finishes_it_once(shop, sandbox,
     preview = await bouquet_up_to_preview(shop, "Пионы к празднику")
     sandbox.faults.add("POST", CREATE, hang=True, times=1)
     await shop.press_button(OWNER, text_contains="Выставить", message=preview)
-    await sandbox.faults.wait_hanging()
-    running.signal(signal.SIGTERM)
-    await running.wait_for_log(FINISHING)
-    sandbox.faults.release()
-    assert await running.wait() == 0, running.log
+    await stop_while_the_api_holds_a_request(sandbox, running)
     await shop.wait_for_message(OWNER, text_contains="на витрине", timeout=5)
     assert bouquets(sandbox, "Пионы к празднику") == 1
 
