@@ -69,7 +69,7 @@ async def start_webhook(
         await app.bot.set_webhook(
             settings.webhook_url or "", secret_token=secret, allowed_updates=app.allowed_updates
         )
-        log.info("webhook set; listening on %s:%s%s", host, port, path)
+        log.info("webhook set: %s", settings.webhook_url)
 
     web_app.on_startup.append(register_webhook)
     runner = web.AppRunner(web_app, access_log=None)
@@ -77,6 +77,7 @@ async def start_webhook(
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
+    log.info("listening on %s:%s%s", host, bound, path)  # from here on updates are taken
     return RunningWebhook(app, runner, bound)
 
 

@@ -40,10 +40,15 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
         await process.aclose()
 
 
+async def hanging(sandbox: Sandbox) -> None:
+    """A request of the bot's is held by the sandbox now."""
+    await asyncio.wait_for(sandbox.faults.wait_hanging(), 30)
+
+
 async def stop_while_the_api_holds_a_request(sandbox: Sandbox, process: BotProcess) -> None:
     """SIGTERM while the sandbox holds a request of the bot's; the request goes on once the bot
     says it waits for the work in hand, and the stop must end cleanly."""
-    await sandbox.faults.wait_hanging()
+    await hanging(sandbox)
     process.signal(signal.SIGTERM)
     await process.wait_for_log(FINISHING)
     sandbox.faults.release()
@@ -175,7 +180,7 @@ async def test_a_crash_during_a_status_change_applies_it_once_and_a_new_tap_tell
     card = await open_card(shop, order.id)
     sandbox.faults.add("POST", CHANGE, apply_then_hang=True, times=1)  # applied, the answer lost
     await shop.press_button(OWNER, text_contains="Принять", message=card)
-    await sandbox.faults.wait_hanging()
+    await hanging(sandbox)
     await crashing.kill()
     sandbox.faults.release()
     assert accepted_times(sandbox, order.id) == 1
@@ -202,7 +207,7 @@ async def test_webhook_mode_stops_cleanly_on_sigterm(shop, sandbox, tmp_path, pr
     )
     process = await BotProcess.start(env, "--host", "127.0.0.1", "--port", str(port))
     processes.append(process)
-    await process.wait_for_log("webhook set")
+    await process.wait_for_log("listening on")
     sandbox.faults.add("GET", "/cvety/api/v2/orders", hang=True, times=1)
     async with aiohttp.ClientSession() as http:
         posting = http.post(
@@ -211,7 +216,7 @@ async def test_webhook_mode_stops_cleanly_on_sigterm(shop, sandbox, tmp_path, pr
             headers={"X-Telegram-Bot-Api-Secret-Token": webhook_secret(shop.token)},
         )
         answer = asyncio.ensure_future(posting)
-        await sandbox.faults.wait_hanging()  # the update is being handled
+        await hanging(sandbox)  # the update is being handled
         process.signal(signal.SIGTERM)
         await process.wait_for_log(FINISHING)
         sandbox.faults.release()
@@ -310,7 +315,7 @@ async def test_a_crash_after_the_crm_applied_a_delivery_never_counts_it_twice(
     await delivery_up_to_save(shop)
     sandbox.faults.add("POST", DELIVERY, apply_then_hang=True, times=1)
     await press(shop, "Сохранить")
-    await sandbox.faults.wait_hanging()  # the CRM counted it; the bot has not heard
+    await hanging(sandbox)  # the CRM counted it; the bot has not heard
     await crashing.kill()
     sandbox.faults.release()
     assert rose(sandbox) == before + 50
@@ -376,7 +381,7 @@ async def test_a_crash_while_a_bouquet_is_created_never_puts_it_up_twice(shop, s
     preview = await bouquet_up_to_preview(shop, "Розы и эвкалипт")
     sandbox.faults.add("POST", CREATE, apply_then_hang=True, times=1)
     await shop.press_button(OWNER, text_contains="Выставить", message=preview)
-    await sandbox.faults.wait_hanging()  # created on the site; the bot has not heard
+    await hanging(sandbox)  # created on the site; the bot has not heard
     await crashing.kill()
     sandbox.faults.release()
     assert bouquets(sandbox, "Розы и эвкалипт") == 1
