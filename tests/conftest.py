@@ -18,6 +18,7 @@ from bot.app import Application, build_application
 from bot.config import Settings, load_settings
 from sandbox import Sandbox, start_sandbox
 from tests.fake_telegram import FakeClock, FakeTelegram, FastAiohttpSession, run_polling
+from tests.postgres import pg_server, pg_url  # noqa: F401 - fixtures for every test module
 
 # Telegram ids of the demo staff used across the end-to-end tests
 OWNER, SENIOR, FLORIST, ASSISTANT, COURIER, STRANGER = 1001, 1002, 1003, 1004, 1005, 4242

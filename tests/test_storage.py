@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
@@ -21,22 +20,19 @@ from services.storage.repositories import (
     StaffRepository,
 )
 
-POSTGRES = os.environ.get("TEST_POSTGRES_URL")  # e.g. postgresql+asyncpg://postgres@127.0.0.1:55432/cvety
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request, tmp_path):
-    """Every storage test on SQLite, and on PostgreSQL when TEST_POSTGRES_URL points at one
-    (the models must stay portable; CI has no PostgreSQL, a developer can run them locally)."""
+def database_url(request, tmp_path) -> str:
+    """Every storage test on SQLite and on a real PostgreSQL (the suite's throwaway server,
+    tests/postgres.py, a fresh migrated database per test): the models must stay portable."""
     if request.param == "sqlite":
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/sub/dir/bot.db")
-    else:
-        if not POSTGRES:
-            pytest.skip("set TEST_POSTGRES_URL to run the storage tests on PostgreSQL")
-        engine = create_engine(POSTGRES)
-        async with engine.begin() as connection:  # a clean schema for every test
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
+        return f"sqlite+aiosqlite:///{tmp_path}/sub/dir/bot.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = create_engine(database_url)
     await migrate(engine)
     yield engine
     await engine.dispose()
@@ -62,12 +58,14 @@ async def test_migrations_create_exactly_the_models_and_are_idempotent(engine):
         assert await connection.run_sync(diff) == []
 
 
-async def test_sqlite_runs_in_wal_with_a_busy_timeout(engine):
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite only")
-    async with engine.connect() as connection:
-        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-        assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+async def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+    finally:
+        await engine.dispose()
 
 
 async def test_staff_add_list_update_remove_with_audit(staff, sessions):
