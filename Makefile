@@ -20,18 +20,18 @@ test: $(STAMP)
 	@# the database fault suite starts a throwaway PostgreSQL: a fresh Debian machine gets it here
 	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers services sandbox bench
+	$(BIN)/mypy bot handlers runtime views services sandbox bench
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers services sandbox bench
+	$(BIN)/mypy bot handlers runtime views services sandbox bench
 
 locales: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k __ -k lazy_gettext --no-location --omit-header --sort-output -o bot/locales/messages.pot .
-	for l in ru kk en; do [ -f bot/locales/$$l/LC_MESSAGES/messages.po ] || $(BIN)/pybabel init -i bot/locales/messages.pot -d bot/locales -D messages -l $$l; done
-	$(BIN)/pybabel update -i bot/locales/messages.pot -d bot/locales -D messages --no-fuzzy-matching --ignore-obsolete
-	$(BIN)/pybabel compile -d bot/locales -D messages
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k __ -k lazy_gettext --no-location --omit-header --sort-output -o views/locales/messages.pot .
+	for l in ru kk en; do [ -f views/locales/$$l/LC_MESSAGES/messages.po ] || $(BIN)/pybabel init -i views/locales/messages.pot -d views/locales -D messages -l $$l; done
+	$(BIN)/pybabel update -i views/locales/messages.pot -d views/locales -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d views/locales -D messages
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,16 +22,16 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.alerts import AlertCenter
 from bot.config import Settings
-from bot.fsm_storage import SqlStorage
-from bot.i18n import make_i18n
-from bot.inflight import STOP_TIMEOUT, InFlight, InFlightMiddleware
-from bot.jobs import Leader, SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
-from bot.middlewares import AccessMiddleware
-from bot.sender import Sender, SenderMiddleware
 from handlers import get_routers
+from handlers.access import AccessMiddleware
 from handlers.commands import set_bot_commands
+from handlers.context import ContextMiddleware
+from runtime.alerts import AlertCenter
+from runtime.fsm_storage import SqlStorage
+from runtime.inflight import STOP_TIMEOUT, InFlight, InFlightMiddleware
+from runtime.jobs import Leader, SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
+from runtime.sender import Sender, SenderMiddleware
 from services.alerts import opening_hours
 from services.catalog import CatalogService
 from services.crm_api import CrmApi
@@ -55,6 +55,7 @@ from services.storage.repositories import (
     OutboxRepository,
     StaffRepository,
 )
+from views.i18n import make_i18n
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,7 @@ async def build_application(
     dp = Dispatcher(
         storage=make_fsm_storage(settings, sessions),
         settings=settings,
+        demo=settings.demo,
         cvety=cvety,
         crm=crm,
         staff_service=staff,
@@ -289,6 +291,9 @@ async def build_application(
     in_flight = InFlight()
     dp.update.outer_middleware(InFlightMiddleware(in_flight))
     dp.update.outer_middleware(AccessMiddleware(staff, i18n))
+    context = ContextMiddleware(settings.tz, orders.today)
+    dp.message.middleware(context)
+    dp.callback_query.middleware(context)
     dp.include_routers(*get_routers())
 
     async def on_startup(bot: Bot) -> None:

@@ -80,7 +80,7 @@ async def run_checks(settings: Settings, *, bot_session: BaseSession | None = No
             return f"shop info «{info.name}»"
 
         async def alert_chat() -> str:
-            from bot.sender import Sender
+            from runtime.sender import Sender
 
             assert settings.alert_chat_id is not None
             ok, reason = await Sender(bot).can_post(settings.alert_chat_id, settings.alert_thread_id)

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.alerts import QuietHours
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_CVETY_API_URL = "https://cvety.kz/api/v2"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/cvety-bot.db"
@@ -30,25 +32,6 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class QuietHours:
-    """A daily window such as 22:00-08:00 (may cross midnight)."""
-
-    def __init__(self, start: time, end: time) -> None:
-        self.start = start
-        self.end = end
-
-    def contains(self, moment: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-    def __repr__(self) -> str:
-        return f"QuietHours({self})"
 
 
 def _blank_to_none(value: Any) -> Any:

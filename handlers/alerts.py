@@ -7,12 +7,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.alert_views import subscriptions_keyboard, subscriptions_text
-from handlers.callbacks import AlertsCb
-from handlers.render import edit_or_send
 from services.alerts import AlertKind, Subscriptions
+from services.person import Person
 from services.roles import Permission, Role, can
-from services.storage.repositories import StaffMember
+from views.alerts import subscriptions_keyboard, subscriptions_text
+from views.callbacks import AlertsCb
+from views.render import edit_or_send
 
 
 def may_subscribe(role: Role) -> bool:
@@ -23,7 +23,7 @@ def get_router() -> Router:
     router = Router(name="alerts")
 
     @router.message(Command("alerts"))
-    async def alerts(message: Message, role: Role, staff: StaffMember, subscriptions: Subscriptions) -> None:
+    async def alerts(message: Message, role: Role, staff: Person, subscriptions: Subscriptions) -> None:
         if not may_subscribe(role):
             await message.answer(_("Уведомления доступны владельцу, старшему флористу и флористам."))
             return
@@ -35,7 +35,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: AlertsCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         subscriptions: Subscriptions,
         bot: Bot,
     ) -> None:

@@ -23,11 +23,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.i18n import N_
-from handlers.callbacks import CatalogCb, CustomerCb, OrderCb
 from handlers.errors import explain
-from handlers.order_views import format_day, format_money, status_label
-from handlers.render import cut, edit_or_send, esc, esc_attr
 from services.catalog import (
     CUSTOMERS_SHOWN,
     PAGE_SIZE,
@@ -43,6 +39,10 @@ from services.errors import ApiError, ApiNotFound
 from services.models import Customer, Order, Product
 from services.orders import OrderService, may_view
 from services.roles import Permission, Role, can
+from views.callbacks import CatalogCb, CustomerCb, OrderCb
+from views.i18n import N_
+from views.orders import format_day, format_money, status_label
+from views.render import cut, edit_or_send, esc, esc_attr
 
 TITLE = 60
 BUTTON_TITLE = 34

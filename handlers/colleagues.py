@@ -16,19 +16,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from handlers.callbacks import ColleagueCb, InviteCb
 from handlers.commands import set_person_menu
 from handlers.errors import explain
-from handlers.people_views import (
-    button,
-    card_screen,
-    confirm_new,
-    invites_screen,
-    list_screen,
-    positions_keyboard,
-    roles_keyboard,
-)
-from handlers.render import edit_or_send, esc
 from handlers.start import menu_text, role_name
 from services.errors import ApiError
 from services.parsing import normalize_phone
@@ -42,9 +31,20 @@ from services.people import (
     check_manage,
     clean_position,
 )
+from services.person import Person
 from services.roles import Permission, Role, can
 from services.staff import clean_name
-from services.storage.repositories import StaffMember
+from views.callbacks import ColleagueCb, InviteCb
+from views.people import (
+    button,
+    card_screen,
+    confirm_new,
+    invites_screen,
+    list_screen,
+    positions_keyboard,
+    roles_keyboard,
+)
+from views.render import edit_or_send, esc
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: ColleagueCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         state: FSMContext,
         colleagues: ColleagueService,
         bot: Bot,
@@ -229,7 +229,7 @@ def get_router() -> Router:
     async def add_save(
         query: CallbackQuery,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         state: FSMContext,
         colleagues: ColleagueService,
         bot: Bot,
@@ -298,7 +298,7 @@ def get_router() -> Router:
     async def edit_value(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         state: FSMContext,
         colleagues: ColleagueService,
         bot: Bot,
@@ -328,7 +328,7 @@ def get_router() -> Router:
 
     async def apply_edit(
         message: Any,
-        staff: StaffMember,
+        staff: Person,
         role: Role,
         colleagues: ColleagueService,
         colleague_id: str,
@@ -357,7 +357,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: ColleagueCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         colleagues: ColleagueService,
         bot: Bot,
         settings: Settings,
@@ -425,7 +425,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: ColleagueCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         colleagues: ColleagueService,
         bot: Bot,
     ) -> None:
@@ -465,7 +465,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: ColleagueCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         colleagues: ColleagueService,
         bot: Bot,
         i18n: I18n,
@@ -525,7 +525,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: InviteCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         invites: InviteService,
         colleagues: ColleagueService,
         bot: Bot,
@@ -563,7 +563,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: InviteCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         invites: InviteService,
         bot: Bot,
         settings: Settings,
@@ -589,7 +589,7 @@ def get_start_router() -> Router:
     async def arrive(
         message: Message,
         command: CommandObject,
-        staff: StaffMember | None,
+        staff: Person | None,
         invites: InviteService,
         bot: Bot,
         settings: Settings,

@@ -9,8 +9,8 @@ from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 
-from bot.i18n import DEFAULT_LOCALE, LANGUAGES, N_
 from services.roles import Permission, Role, can
+from views.i18n import DEFAULT_LOCALE, LANGUAGES, N_
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import DEFAULT_LOCALE
-from handlers.render import esc
 from services.errors import ApiError, ApiRejected, ApiUnavailable, ApiUnknownOutcome
 from services.storage.errors import StorageBusy, StorageError, StorageFull
+from views.i18n import DEFAULT_LOCALE
+from views.render import esc
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramMigrateToChat
 from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter
 from aiogram.types import Chat, ChatMemberUpdated, User
 
-from services.storage.repositories import StaffMember
+from services.person import Person
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def get_router() -> Router:
         event: ChatMemberUpdated,
         bot: Bot,
         alert_chat_id: Callable[[], int | None],
-        staff: StaffMember | None = None,
+        staff: Person | None = None,
     ) -> None:
         chat, who = event.chat, event.from_user
         if await is_alert_chat(chat.id, bot, alert_chat_id()):

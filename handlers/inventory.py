@@ -14,30 +14,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from handlers.callbacks import FlowCb, StockCb
 from handlers.errors import explain
-from handlers.inventory_views import (
-    WRITEOFF_REASONS,
-    again_keyboard,
-    cancel_only,
-    confirm_keyboard,
-    delivery_summary,
-    fields_keyboard,
-    flower_card,
-    invoice_keyboard,
-    invoice_table,
-    low_stock_text,
-    movement_line,
-    pick_keyboard,
-    problem_text,
-    quantity_mark,
-    reasons_keyboard,
-    skip_keyboard,
-    stock_page,
-    writeoff_summary,
-)
 from handlers.photos import received_image
-from handlers.render import cut, edit_or_send, esc
 from services.errors import ApiError
 from services.inventory import (
     InputError,
@@ -53,11 +31,34 @@ from services.inventory import (
 )
 from services.models import Flower
 from services.orders import OrderService
-from services.outbox import Outbox, WriteKind, WriteOutcome, WriteState, op_ids_in
+from services.outbox import Outbox, WriteKind, op_ids_in
+from services.person import Person
 from services.roles import Permission, Role, can
 from services.staff import StaffService
 from services.storage.errors import StorageError
-from services.storage.repositories import StaffMember
+from views.callbacks import FlowCb, StockCb
+from views.inventory import (
+    WRITEOFF_REASONS,
+    cancel_only,
+    confirm_keyboard,
+    delivery_summary,
+    fields_keyboard,
+    flower_card,
+    invoice_keyboard,
+    invoice_table,
+    low_stock_text,
+    movement_line,
+    outcome_line,
+    outcome_message,
+    pick_keyboard,
+    problem_text,
+    quantity_mark,
+    reasons_keyboard,
+    skip_keyboard,
+    stock_page,
+    writeoff_summary,
+)
+from views.render import cut, edit_or_send, esc
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def get_router() -> Router:
     async def delivery_start(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         state: FSMContext,
         recent: RecentChoices,
         inventory: InventoryService,
@@ -248,7 +249,7 @@ def get_router() -> Router:
     async def writeoff_start(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         state: FSMContext,
         recent: RecentChoices,
         inventory: InventoryService,
@@ -274,7 +275,7 @@ def get_router() -> Router:
         state: FSMContext,
         inventory: InventoryService,
         bot: Bot,
-        staff: StaffMember,
+        staff: Person,
         recent: RecentChoices,
     ) -> None:
         if not can(role, Permission.STOCK_WRITE):
@@ -293,7 +294,7 @@ def get_router() -> Router:
         await picked(query.message, flower, state, staff, recent, inventory)
 
     async def ask_flower(
-        message: Message, text: str, staff: StaffMember, recent: RecentChoices, inventory: InventoryService
+        message: Message, text: str, staff: Person, recent: RecentChoices, inventory: InventoryService
     ) -> None:
         recent_ids = await recent.flowers(staff.telegram_id)
         markup = cancel_only()
@@ -312,7 +313,7 @@ def get_router() -> Router:
         message: Message,
         state: FSMContext,
         inventory: InventoryService,
-        staff: StaffMember,
+        staff: Person,
         recent: RecentChoices,
     ) -> None:
         text = message.text or ""
@@ -353,7 +354,7 @@ def get_router() -> Router:
         callback_data: FlowCb,
         state: FSMContext,
         inventory: InventoryService,
-        staff: StaffMember,
+        staff: Person,
         recent: RecentChoices,
         role: Role,
     ) -> None:
@@ -371,7 +372,7 @@ def get_router() -> Router:
         message: Message,
         flower: Flower,
         state: FSMContext,
-        staff: StaffMember,
+        staff: Person,
         recent: RecentChoices,
         inventory: InventoryService,
     ) -> None:
@@ -601,7 +602,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: FlowCb,
         state: FSMContext,
-        staff: StaffMember,
+        staff: Person,
         recent: RecentChoices,
         inventory: InventoryService,
     ) -> None:
@@ -639,7 +640,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: FlowCb,
         state: FSMContext,
-        staff: StaffMember,
+        staff: Person,
         role: Role,
         outbox: Outbox,
         bot: Bot,
@@ -743,7 +744,7 @@ def get_router() -> Router:
         await message.answer(invoice_table(lines), reply_markup=invoice_keyboard(op_id))
 
     async def save_invoice(
-        chat_id: int, data: dict[str, Any], staff: StaffMember, outbox: Outbox, bot: Bot
+        chat_id: int, data: dict[str, Any], staff: Person, outbox: Outbox, bot: Bot
     ) -> bool:
         """Each line through the outbox; True when the flow is done. False when the database
         stopped taking them (the lines stored so far are reported, «Сохранить» again stores the
@@ -854,68 +855,3 @@ async def upload_photo(message: Message, bot: Bot, orders: OrderService) -> str 
             esc(explain(exc)) + "\n" + _("Фото не загружено: пришлите его ещё раз или пропустите.")
         )
         return None
-
-
-def outcome_line(outcome: WriteOutcome) -> str:
-    name = esc(outcome.payload.get("flower_name") or "?")
-    quantity = outcome.payload.get("quantity")
-    if outcome.state is WriteState.DONE:
-        return "✅ " + _("{name}: +{quantity} сохранено").format(name=name, quantity=quantity)
-    if outcome.state is WriteState.QUEUED:
-        return "⏳ " + _("{name}: +{quantity} — отправлю, когда склад ответит").format(
-            name=name, quantity=quantity
-        )
-    return "❌ " + _("{name}: склад отказал — {reason}").format(name=name, reason=esc(outcome.reason or "?"))
-
-
-def outcome_message(outcome: WriteOutcome) -> dict[str, Any]:
-    """What the person sees after «Сохранить» (or later, when the outbox finished)."""
-    if outcome.kind is WriteKind.STOCK_SET:
-        return {"text": stocktake_outcome_text(outcome)}
-    name = esc(outcome.payload.get("flower_name") or "?")
-    quantity = outcome.payload.get("quantity")
-    delivery = outcome.kind is WriteKind.FLOWER_DELIVERY
-    result = outcome.result or {}
-    if outcome.state is WriteState.DONE:
-        new_quantity = result.get("new_quantity")
-        if delivery:
-            text = _("✅ Приход сохранён: {name} +{quantity} шт.").format(name=name, quantity=quantity)
-        else:
-            text = _("✅ Списание сохранено: {name} −{quantity} шт.").format(name=name, quantity=quantity)
-        if new_quantity is not None:
-            text += "\n" + _("Теперь на складе: {quantity} шт.").format(quantity=new_quantity)
-        if outcome.retried:
-            text = _("Склад ответил.") + " " + text
-    elif outcome.state is WriteState.QUEUED:
-        text = _("💾 Сохранено, отправлю, когда склад ответит: {name} {sign}{quantity} шт.").format(
-            name=name, sign="+" if delivery else "−", quantity=quantity
-        )
-    elif outcome.reason == "expired":
-        text = _(
-            "❌ Не удалось отправить за сутки: {name} {sign}{quantity} шт. На складе ничего не изменилось."
-        ).format(name=name, sign="+" if delivery else "−", quantity=quantity)
-    else:
-        text = _("❌ Склад отказал: {reason}. {name} {sign}{quantity} шт не сохранено.").format(
-            reason=esc(outcome.reason or "?"), name=name, sign="+" if delivery else "−", quantity=quantity
-        )
-    if delivery and outcome.state is not WriteState.FAILED:
-        return {"text": text, "reply_markup": again_keyboard(str(outcome.payload.get("flower_id", "")))}
-    return {"text": text}
-
-
-def stocktake_outcome_text(outcome: WriteOutcome) -> str:
-    count = len(outcome.payload.get("updates", []))
-    if outcome.state is WriteState.QUEUED:
-        return _("💾 Пересчёт сохранён, отправлю, когда склад ответит ({count} поз.).").format(count=count)
-    if outcome.state is WriteState.FAILED:
-        return _("❌ Склад отказал: {reason}. Пересчёт не сохранён.").format(
-            reason=esc(outcome.reason or "?")
-        )
-    result = outcome.result or {}
-    text = _("✅ Пересчёт сохранён: обновлено {count} поз.").format(count=result.get("updated_count", count))
-    errors = [str(e) for e in result.get("errors") or []]
-    if errors:
-        text += "\n" + _("Не приняты:") + "\n" + "\n".join(f"• {esc(cut(e, 120))}" for e in errors[:10])
-    if outcome.retried:
-        text = _("Склад ответил.") + " " + text
-    return text

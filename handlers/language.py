@@ -11,14 +11,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import LANGUAGES
-from handlers.callbacks import LanguageCb
 from handlers.commands import set_person_menu
-from handlers.inventory_views import button
-from handlers.render import edit_or_send
+from services.person import Person
 from services.roles import Role
 from services.staff import StaffService
-from services.storage.repositories import StaffMember
+from views.callbacks import LanguageCb
+from views.i18n import LANGUAGES
+from views.inventory import button
+from views.render import edit_or_send
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def get_router() -> Router:
     async def chosen(
         query: CallbackQuery,
         callback_data: LanguageCb,
-        staff: StaffMember,
+        staff: Person,
         role: Role,
         staff_service: StaffService,
         i18n: I18n,

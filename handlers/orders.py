@@ -15,21 +15,8 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from handlers.callbacks import OrderCb, OrderListCb
 from handlers.errors import explain
-from handlers.order_views import (
-    CANCEL_REASONS,
-    cancel_keyboard,
-    card_keyboard,
-    card_preview,
-    card_text,
-    list_keyboard,
-    list_text,
-    photo_keyboard,
-    status_name,
-)
 from handlers.photos import received_image
-from handlers.render import edit_or_send, esc
 from services.errors import ApiError, ApiNotFound
 from services.models import OrderStatus
 from services.orders import (
@@ -44,9 +31,22 @@ from services.orders import (
     photo_comment,
     tabs_for,
 )
+from services.person import Person
 from services.roles import Role
 from services.staff import StaffService
-from services.storage.repositories import StaffMember
+from views.callbacks import OrderCb, OrderListCb
+from views.orders import (
+    CANCEL_REASONS,
+    cancel_keyboard,
+    card_keyboard,
+    card_preview,
+    card_text,
+    list_keyboard,
+    list_text,
+    photo_keyboard,
+    status_name,
+)
+from views.render import edit_or_send, esc
 
 log = logging.getLogger(__name__)
 S = OrderStatus
@@ -89,7 +89,7 @@ def get_router() -> Router:
     # --- lists ---------------------------------------------------------------------------------
 
     @router.message(Command("orders"))
-    async def orders_list(message: Message, role: Role, staff: StaffMember, orders: OrderService) -> None:
+    async def orders_list(message: Message, role: Role, staff: Person, orders: OrderService) -> None:
         tabs = tabs_for(role)
         if not tabs:
             await message.answer(_("Заказы вам недоступны."))
@@ -104,7 +104,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: OrderListCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         bot: Bot,
     ) -> None:
@@ -137,7 +137,7 @@ def get_router() -> Router:
         message: Message,
         order_id: int,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -158,7 +158,7 @@ def get_router() -> Router:
         message: Message,
         command: CommandObject,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -173,7 +173,7 @@ def get_router() -> Router:
     async def order_by_number(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -208,7 +208,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: OrderCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -250,7 +250,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: OrderCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -316,7 +316,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: OrderCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -357,7 +357,7 @@ def get_router() -> Router:
     async def photo_received(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -420,7 +420,7 @@ def get_router() -> Router:
     async def photo_with_number(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -483,7 +483,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: OrderCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -543,7 +543,7 @@ def get_router() -> Router:
     async def cancel_reason_typed(
         message: Message,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,
@@ -598,7 +598,7 @@ def get_router() -> Router:
         query: CallbackQuery,
         callback_data: OrderCb,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         orders: OrderService,
         staff_service: StaffService,
         settings: Settings,

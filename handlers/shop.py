@@ -10,12 +10,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import N_
-from handlers.callbacks import ShopCb
 from handlers.errors import explain
-from handlers.inventory_views import button
-from handlers.profile import problem_text
-from handlers.render import cut, edit_or_send, esc, esc_attr
 from services.errors import ApiError
 from services.models import Shop
 from services.profile import (
@@ -27,6 +22,11 @@ from services.profile import (
     clean_shop_value,
 )
 from services.roles import Permission, Role, can
+from views.callbacks import ShopCb
+from views.i18n import N_
+from views.inventory import button
+from views.profile import problem_text
+from views.render import cut, edit_or_send, esc, esc_attr
 
 F_ = ShopField
 EDIT_LABELS = {

@@ -26,11 +26,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.i18n import N_
-from handlers.callbacks import ShowcaseCb
 from handlers.errors import explain
-from handlers.order_views import format_money
-from handlers.render import cut, edit_or_send, esc, esc_attr
 from services.cvety_api import MAX_IMAGE_BYTES
 from services.errors import ApiError, ApiNotFound
 from services.models import Product
@@ -56,6 +52,10 @@ from services.showcase import (
     parse_bouquet_price,
     parse_size,
 )
+from views.callbacks import ShowcaseCb
+from views.i18n import N_
+from views.orders import format_money
+from views.render import cut, edit_or_send, esc, esc_attr
 
 log = logging.getLogger(__name__)
 

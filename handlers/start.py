@@ -9,11 +9,11 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.i18n import N_
 from handlers.commands import commands_for
-from handlers.render import esc
+from services.person import Person
 from services.roles import Role
-from services.storage.repositories import StaffMember
+from views.i18n import N_
+from views.render import esc
 
 ROLE_NAMES = {
     Role.OWNER: N_("владелец"),
@@ -37,7 +37,7 @@ def get_router() -> Router:
     router = Router(name="start")
 
     @router.message(CommandStart())
-    async def start(message: Message, staff: StaffMember, role: Role, settings: Settings) -> None:
+    async def start(message: Message, staff: Person, role: Role, settings: Settings) -> None:
         parts = [
             _("Здравствуйте, {name}! Вы — {role}.").format(name=esc(staff.name), role=role_name(role)),
         ]

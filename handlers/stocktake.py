@@ -12,14 +12,13 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.callbacks import StocktakeCb
-from handlers.inventory import outcome_message
-from handlers.inventory_views import button, problem_text
-from handlers.render import cut, edit_or_send, esc
 from services.inventory import InputError, InventoryService, normalize, parse_quantity
 from services.outbox import Outbox, WriteKind
+from services.person import Person
 from services.roles import Permission, Role, can
-from services.storage.repositories import StaffMember
+from views.callbacks import StocktakeCb
+from views.inventory import button, outcome_message, problem_text
+from views.render import cut, edit_or_send, esc
 
 MAX_DIFF_LINES = 60
 
@@ -175,7 +174,7 @@ def get_router() -> Router:
         callback_data: StocktakeCb,
         state: FSMContext,
         role: Role,
-        staff: StaffMember,
+        staff: Person,
         outbox: Outbox,
         bot: Bot,
     ) -> None:

@@ -395,3 +395,22 @@ class Subscriptions:
 
 
 Clock = Callable[[], datetime]
+
+
+class QuietHours:
+    """A daily window such as 22:00-08:00 (may cross midnight)."""
+
+    def __init__(self, start: time, end: time) -> None:
+        self.start = start
+        self.end = end
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    def __repr__(self) -> str:
+        return f"QuietHours({self})"

@@ -15,10 +15,11 @@ from sqlalchemy import select, update
 from services.crm_api import CrmApi
 from services.models import Colleague, ColleagueList
 from services.parsing import normalize_phone
+from services.person import Person
 from services.roles import Permission, Role, can, can_manage
 from services.staff import StaffService, clean_name
 from services.storage.models import InviteRow, utcnow
-from services.storage.repositories import AuditLog, Sessions, StaffMember
+from services.storage.repositories import AuditLog, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def check_manage(actor: Role, target_position: str | None, new_position: str | N
 @dataclass(frozen=True)
 class ColleagueView:
     colleague: Colleague
-    member: StaffMember | None  # connected to the bot as this person
+    member: Person | None  # connected to the bot as this person
 
 
 class ColleagueService:
@@ -105,13 +106,13 @@ class ColleagueService:
                 return ColleagueView(colleague, await self.member_of(colleague_id))
         return None
 
-    async def member_of(self, colleague_id: str) -> StaffMember | None:
+    async def member_of(self, colleague_id: str) -> Person | None:
         for member in await self._staff.list_all():
             if member.colleague_id == colleague_id:
                 return member
         return None
 
-    async def create(self, actor: StaffMember, role: Role, name: str, phone: str, position: str) -> Colleague:
+    async def create(self, actor: Person, role: Role, name: str, phone: str, position: str) -> Colleague:
         check_manage(role, None, position)
         colleague = await self._crm.create_colleague(
             clean_name(name), normalize_phone(phone), clean_position(position)
@@ -125,7 +126,7 @@ class ColleagueService:
         return colleague
 
     async def edit(
-        self, actor: StaffMember, role: Role, colleague_id: str, field: str, value: str
+        self, actor: Person, role: Role, colleague_id: str, field: str, value: str
     ) -> Colleague:
         current = await self.view(colleague_id)
         if current is None:
@@ -159,7 +160,7 @@ class ColleagueService:
             await self._staff.rename(member.telegram_id, updated.name)
         return updated
 
-    async def toggle(self, actor: StaffMember, role: Role, colleague_id: str) -> Colleague:
+    async def toggle(self, actor: Person, role: Role, colleague_id: str) -> Colleague:
         current = await self.view(colleague_id)
         if current is None:
             raise LookupError(colleague_id)
@@ -176,7 +177,7 @@ class ColleagueService:
             await self._revoke_access(colleague_id, actor)
         return updated
 
-    async def delete(self, actor: StaffMember, role: Role, colleague_id: str) -> None:
+    async def delete(self, actor: Person, role: Role, colleague_id: str) -> None:
         current = await self.view(colleague_id)
         if current is None:
             raise LookupError(colleague_id)
@@ -190,7 +191,7 @@ class ColleagueService:
         )
         await self._revoke_access(colleague_id, actor)
 
-    async def _revoke_access(self, colleague_id: str, actor: StaffMember) -> None:
+    async def _revoke_access(self, colleague_id: str, actor: Person) -> None:
         """A deactivated or deleted colleague loses the bot at once (their next tap is refused)."""
         member = await self.member_of(colleague_id)
         if member is not None and member.active:
@@ -206,7 +207,7 @@ class ColleagueService:
                 .values(revoked_at=utcnow())
             )
 
-    async def set_role(self, actor: StaffMember, role: Role, telegram_id: int, new_role: Role) -> StaffMember:
+    async def set_role(self, actor: Person, role: Role, telegram_id: int, new_role: Role) -> Person:
         """Owners change a person's role in the bot; it applies to their next tap."""
         if role is not Role.OWNER:
             raise PeopleError(Refusal.NOT_ALLOWED)
@@ -235,7 +236,7 @@ class Invite:
 
 @dataclass(frozen=True)
 class Accepted:
-    member: StaffMember
+    member: Person
     invite: Invite
 
 
@@ -254,7 +255,7 @@ class InviteService:
         self.clock = now or (lambda: datetime.now(UTC))
 
     async def create(
-        self, actor: StaffMember, actor_role: Role, role: Role, *, colleague: Colleague | None = None
+        self, actor: Person, actor_role: Role, role: Role, *, colleague: Colleague | None = None
     ) -> Invite:
         if not can(actor_role, Permission.COLLEAGUES_MANAGE):
             raise PeopleError(Refusal.NOT_ALLOWED)
@@ -301,7 +302,7 @@ class InviteService:
             )
             return [_invite(r) for r in rows]
 
-    async def revoke(self, actor: StaffMember, actor_role: Role, code: str) -> bool:
+    async def revoke(self, actor: Person, actor_role: Role, code: str) -> bool:
         if not can(actor_role, Permission.COLLEAGUES_MANAGE):
             raise PeopleError(Refusal.NOT_ALLOWED)
         async with self._sessions.begin() as session:

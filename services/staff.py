@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from services.person import Person
 from services.roles import Role, parse_role
-from services.storage.repositories import AuditLog, StaffMember, StaffRepository
+from services.storage.repositories import AuditLog, StaffRepository
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,14 @@ class StaffService:
         self._staff = repository
         self._audit = audit
 
-    async def get_active(self, telegram_id: int) -> StaffMember | None:
+    async def get_active(self, telegram_id: int) -> Person | None:
         """The staff member allowed to use the bot right now, or None."""
         member = await self._staff.get(telegram_id)
         if member is None or not member.active:
             return None
         return member
 
-    async def get(self, telegram_id: int) -> StaffMember | None:
+    async def get(self, telegram_id: int) -> Person | None:
         return await self._staff.get(telegram_id)
 
     async def names(self, telegram_ids: set[int]) -> dict[int, str]:
@@ -47,7 +48,7 @@ class StaffService:
                 found[telegram_id] = member.name
         return found
 
-    async def list_all(self) -> list[StaffMember]:
+    async def list_all(self) -> list[Person]:
         return await self._staff.list_all()
 
     async def add(
@@ -58,7 +59,7 @@ class StaffService:
         name: str,
         language: str | None = None,
         actor_id: int | None = None,
-    ) -> StaffMember:
+    ) -> Person:
         """Add a person or update an existing one (re-activating them)."""
         if telegram_id <= 0:
             raise ValueError("a Telegram user id is a positive number")
@@ -78,7 +79,7 @@ class StaffService:
         )
         return after
 
-    async def remove(self, telegram_id: int, *, actor_id: int | None = None) -> StaffMember | None:
+    async def remove(self, telegram_id: int, *, actor_id: int | None = None) -> Person | None:
         removed = await self._staff.remove(telegram_id)
         if removed is not None:
             await self._audit.record(
@@ -89,11 +90,11 @@ class StaffService:
     async def set_reachable(self, telegram_id: int) -> None:
         await self._staff.set_unreachable(telegram_id, False)
 
-    async def rename(self, telegram_id: int, name: str) -> StaffMember:
+    async def rename(self, telegram_id: int, name: str) -> Person:
         _, after = await self._staff.upsert(telegram_id, name=clean_name(name))
         return after
 
-    async def link_colleague(self, telegram_id: int, colleague_id: str) -> StaffMember:
+    async def link_colleague(self, telegram_id: int, colleague_id: str) -> Person:
         _, after = await self._staff.upsert(telegram_id, colleague_id=colleague_id)
         return after
 
@@ -107,7 +108,7 @@ class StaffService:
             before=before.role if before else None,
         )
 
-    async def change_role(self, telegram_id: int, role: Role, *, actor_id: int | None = None) -> StaffMember:
+    async def change_role(self, telegram_id: int, role: Role, *, actor_id: int | None = None) -> Person:
         member = await self._staff.get(telegram_id)
         if member is None:
             raise LookupError(telegram_id)
@@ -121,7 +122,7 @@ class StaffService:
         )
         return after
 
-    async def set_language(self, telegram_id: int, language: str) -> StaffMember:
+    async def set_language(self, telegram_id: int, language: str) -> Person:
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
         _, after = await self._staff.upsert(telegram_id, language=language)

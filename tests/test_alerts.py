@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
 
-from bot.jobs import evening_summary, morning_summary, poll_low_stock, poll_new_orders
+from runtime.jobs import evening_summary, morning_summary, poll_low_stock, poll_new_orders
 from sandbox import data
 from services.alerts import ORDERS_KEY, AlertKind
 from services.roles import Role
@@ -135,9 +135,9 @@ async def test_sixty_orders_at_once_are_folded_into_digests(shop: Harness):
 
 async def test_more_cards_than_the_limit_wait_for_their_turn(sandbox, tmp_path, monkeypatch):
     """Even without digests the sender keeps the group within the flood limit and loses nothing."""
-    import bot.alerts
+    import runtime.alerts
 
-    monkeypatch.setattr(bot.alerts, "INDIVIDUAL_LIMIT", 1000)
+    monkeypatch.setattr(runtime.alerts, "INDIVIDUAL_LIMIT", 1000)
     clock = FakeClock()
     async with FakeTelegram(flood_limits=True, clock=clock.now) as fake:
         fake.user(OWNER)

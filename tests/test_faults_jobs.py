@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from bot.jobs import missed_summary, morning_summary, poll_low_stock, poll_new_orders
+from runtime.jobs import missed_summary, morning_summary, poll_low_stock, poll_new_orders
 from sandbox import data
 from tests.conftest import COURIER, FLORIST, OWNER, SENIOR, Harness, start_harness
 from tests.fake_telegram import FakeTelegram

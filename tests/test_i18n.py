@@ -10,7 +10,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR, pick_locale
+from views.i18n import LANGUAGES, LOCALES_DIR, pick_locale
 
 ROOT = Path(__file__).parent.parent
 KEYWORDS = {"_": None, "N_": None, "__": None, "lazy_gettext": None}
@@ -18,7 +18,7 @@ KEYWORDS = {"_": None, "N_": None, "__": None, "lazy_gettext": None}
 
 def code_messages() -> set[str]:
     found: set[str] = set()
-    for folder in ("bot", "handlers", "services"):
+    for folder in ("bot", "handlers", "runtime", "views", "services"):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):
@@ -97,7 +97,7 @@ def test_no_translation_call_hides_inside_an_f_string():
     pattern = re.compile(r"""\{_\(\s*["']""")
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
-        for folder in ("bot", "handlers", "services")
+        for folder in ("bot", "handlers", "runtime", "views", "services")
         for path in (ROOT / folder).rglob("*.py")
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if pattern.search(line)

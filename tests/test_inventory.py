@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
 
-from bot.jobs import retry_outbox
+from runtime.jobs import retry_outbox
 from sandbox import data
 from services.outbox import Outbox, op_mark
 from services.storage.repositories import OutboxRepository

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from handlers.callbacks import (
+from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, SENIOR, STRANGER, Harness, settle
+from views.callbacks import (
     ColleagueCb,
     FlowCb,
     InviteCb,
@@ -26,7 +27,6 @@ from handlers.callbacks import (
     StockCb,
     StocktakeCb,
 )
-from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, SENIOR, STRANGER, Harness, settle
 
 ORDER_NEW, ORDER_ACCEPTED, ORDER_IN_DELIVERY = 122575, 122571, 122578
 FOREIGN_GROUP = -1009000000009

@@ -104,10 +104,10 @@ def test_photo_url_round_trips_through_the_comment():
 
 
 def test_a_status_code_that_cannot_travel_in_a_button_leaves_only_the_others():
-    from bot.i18n import make_i18n
-    from handlers.order_views import card_keyboard
     from services.models import Order
     from services.orders import OrderCard
+    from views.i18n import make_i18n
+    from views.orders import card_keyboard
 
     weird = "В:ОБРАБОТКЕ-У-МЕНЕДЖЕРА-МАГАЗИНА"  # a separator, and far over 64 bytes packed
     i18n = make_i18n()

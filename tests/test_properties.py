@@ -28,25 +28,6 @@ from pydantic import BaseModel
 
 import services.models as models_module
 from bot.config import QuietHours, SettingsError, load_settings
-from bot.i18n import LANGUAGES, make_i18n
-from handlers.callbacks import (
-    AlertsCb,
-    CatalogCb,
-    ColleagueCb,
-    CustomerCb,
-    FlowCb,
-    InviteCb,
-    LanguageCb,
-    OrderCb,
-    OrderListCb,
-    ProfileCb,
-    ShopCb,
-    ShowcaseCb,
-    StockCb,
-    StocktakeCb,
-)
-from handlers.inventory_views import WRITEOFF_REASONS
-from handlers.order_views import CANCEL_REASONS, format_day, format_money, format_slot
 from handlers.orders import ORDER_NUMBER
 from handlers.showcase import ALBUM_MAX, ALBUM_REACH, Album, size_text, unpack_album
 from services import catalog, inventory, parsing, people, profile, showcase, staff
@@ -88,6 +69,25 @@ from services.parsing import SHOP_TZ, Money, OrderStatus
 from services.profile import InvalidInput, ProfileField, ShopField
 from services.roles import Role
 from services.showcase import ShowcaseInputError
+from views.callbacks import (
+    AlertsCb,
+    CatalogCb,
+    ColleagueCb,
+    CustomerCb,
+    FlowCb,
+    InviteCb,
+    LanguageCb,
+    OrderCb,
+    OrderListCb,
+    ProfileCb,
+    ShopCb,
+    ShowcaseCb,
+    StockCb,
+    StocktakeCb,
+)
+from views.i18n import LANGUAGES, make_i18n
+from views.inventory import WRITEOFF_REASONS
+from views.orders import CANCEL_REASONS, format_day, format_money, format_slot
 
 settings.register_profile(
     "cvety-properties",

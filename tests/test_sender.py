@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 
-from bot.sender import Sender
+from runtime.sender import Sender
 from tests.fake_telegram import NOT_MODIFIED, TINY_PNG, FakeClock, FakeTelegram, make_bot, message_text
 
 USER, OTHER_USER = 4242, 4343
@@ -208,9 +208,9 @@ async def test_not_modified_is_success(fake, make_sender, caplog) -> None:
     assert [c.description for c in fake.errors] == [NOT_MODIFIED, NOT_MODIFIED]  # Telegram did refuse
     assert await sender.edit_message_text(USER, card.message_id, "Заказ №1: принят") is True
     assert fake.last_message(USER)["text"] == "Заказ №1: принят"
-    assert not [r for r in caplog.records if r.name == "bot.sender"]
+    assert not [r for r in caplog.records if r.name == "runtime.sender"]
 
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):  # someone deleted the card
+    with caplog.at_level(logging.WARNING, logger="runtime.sender"):  # someone deleted the card
         assert await sender.edit_message_text(USER, 999, "нет такого") is False
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "message to edit not found" in caplog.text
@@ -241,7 +241,7 @@ async def test_kwargs_reach_telegram(fake, make_sender) -> None:
 
 async def test_a_too_long_text_is_logged_as_an_error(fake, make_sender, caplog) -> None:
     sender = make_sender()
-    with caplog.at_level(logging.ERROR, logger="bot.sender"):
+    with caplog.at_level(logging.ERROR, logger="runtime.sender"):
         assert await sender.send_message(GROUP, "я" * 5000) is None
     assert [r.levelno for r in caplog.records] == [logging.ERROR]
     assert "message is too long" in caplog.text
@@ -297,7 +297,7 @@ async def test_a_group_upgraded_to_a_supergroup(fake, events, make_sender) -> No
 
 async def test_an_unknown_chat_is_a_warning(fake, events, make_sender, caplog) -> None:
     sender = make_sender()
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="runtime.sender"):
         assert await sender.send_message(-999, "Новый заказ") is None
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "chat not found" in caplog.text
@@ -326,7 +326,7 @@ async def test_retries_are_bounded(fake, clock, make_sender, caplog) -> None:
     fake.fail_next("editMessageText", error_code=500, description="Internal Server Error", times=3)
     sender = make_sender(max_retries=2)
 
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger="runtime.sender"):
         assert await sender.send_message(GROUP, "Заказ №1") is None
     assert len(fake.calls("sendMessage")) == 3
     assert clock.sleeps == [5.0, 5.0]

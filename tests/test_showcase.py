@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from handlers.callbacks import ShowcaseCb
 from handlers.showcase import Album, main_image, unpack_album
 from sandbox import Sandbox, data
 from sandbox.cvety import parse_multipart
@@ -25,6 +24,7 @@ from services.showcase import (
 )
 from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, Harness, start_harness
 from tests.fake_telegram import TINY_PNG, FakeTelegram
+from views.callbacks import ShowcaseCb
 
 API = "/cvety/api/v2"
 ROSES = data.PRODUCT_ROSES  # «25 красных роз 60 см», 24 990 ₸, 40×60, 1 day, 2 photos

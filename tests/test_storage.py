@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from bot.fsm_storage import SqlStorage
+from runtime.fsm_storage import SqlStorage
 from services.roles import Role
 from services.staff import StaffService
 from services.storage.db import create_engine, make_sessionmaker, migrate
@@ -144,7 +144,7 @@ async def test_concurrent_writers_do_not_fail_on_a_locked_database(sessions):
 async def test_one_replica_holds_the_scheduler_lease(sessions):
     from datetime import UTC, datetime, timedelta
 
-    from bot.jobs import LEASE_TTL, SchedulerLease
+    from runtime.jobs import LEASE_TTL, SchedulerLease
     from services.storage.repositories import Leases
 
     moment = [datetime(2026, 3, 8, 6, 0, tzinfo=UTC)]

@@ -12,51 +12,40 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.person import Person
 from services.storage.models import AuditRow, FsmRow, KeyValueRow, LeaseRow, OutboxRow, StaffRow, utcnow
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
-@dataclass(frozen=True, slots=True)
-class StaffMember:
-    telegram_id: int
-    name: str
-    role: str
-    language: str
-    colleague_id: str | None
-    active: bool
-    unreachable: bool
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: StaffRow) -> StaffMember:
-        return cls(
-            telegram_id=row.telegram_id,
-            name=row.name,
-            role=row.role,
-            language=row.language,
-            colleague_id=row.colleague_id,
-            active=row.active,
-            unreachable=row.unreachable,
-            created_at=row.created_at,
-        )
+def _person(row: StaffRow) -> Person:
+    return Person(
+        telegram_id=row.telegram_id,
+        name=row.name,
+        role=row.role,
+        language=row.language,
+        colleague_id=row.colleague_id,
+        active=row.active,
+        unreachable=row.unreachable,
+        created_at=row.created_at,
+    )
 
 
 class StaffRepository:
     def __init__(self, sessions: Sessions) -> None:
         self._sessions = sessions
 
-    async def get(self, telegram_id: int) -> StaffMember | None:
+    async def get(self, telegram_id: int) -> Person | None:
         async with self._sessions() as session:
             row = await session.get(StaffRow, telegram_id)
-            return StaffMember.from_row(row) if row else None
+            return _person(row) if row else None
 
-    async def list_all(self, *, include_inactive: bool = True) -> list[StaffMember]:
+    async def list_all(self, *, include_inactive: bool = True) -> list[Person]:
         async with self._sessions() as session:
             query = select(StaffRow).order_by(StaffRow.created_at, StaffRow.telegram_id)
             if not include_inactive:
                 query = query.where(StaffRow.active.is_(True))
-            return [StaffMember.from_row(r) for r in (await session.scalars(query)).all()]
+            return [_person(r) for r in (await session.scalars(query)).all()]
 
     async def upsert(
         self,
@@ -67,11 +56,11 @@ class StaffRepository:
         language: str | None = None,
         colleague_id: str | None = None,
         active: bool | None = None,
-    ) -> tuple[StaffMember | None, StaffMember]:
+    ) -> tuple[Person | None, Person]:
         """Create or update; returns (before, after)."""
         async with self._sessions.begin() as session:
             row = await session.get(StaffRow, telegram_id)
-            before = StaffMember.from_row(row) if row else None
+            before = _person(row) if row else None
             if row is None:
                 row = StaffRow(
                     telegram_id=telegram_id,
@@ -98,7 +87,7 @@ class StaffRepository:
                     row.active = active
                     row.unreachable = False if active else row.unreachable
             await session.flush()
-            return before, StaffMember.from_row(row)
+            return before, _person(row)
 
     async def set_unreachable(self, telegram_id: int, unreachable: bool = True) -> None:
         async with self._sessions.begin() as session:
@@ -106,12 +95,12 @@ class StaffRepository:
             if row is not None:
                 row.unreachable = unreachable
 
-    async def remove(self, telegram_id: int) -> StaffMember | None:
+    async def remove(self, telegram_id: int) -> Person | None:
         async with self._sessions.begin() as session:
             row = await session.get(StaffRow, telegram_id)
             if row is None:
                 return None
-            before = StaffMember.from_row(row)
+            before = _person(row)
             await session.delete(row)
             return before
 

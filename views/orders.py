@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import N_
-from handlers.callbacks import OrderCb, OrderListCb
-from handlers.render import cut, esc, esc_attr
 from services.models import Order, OrderStatus
 from services.orders import Handling, OrderCard, OrderListPage, Tab
 from services.parsing import DeliverySlot
+from views.callbacks import OrderCb, OrderListCb
+from views.i18n import N_
+from views.render import cut, esc, esc_attr
 
 S = OrderStatus
 

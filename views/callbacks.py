@@ -121,3 +121,10 @@ class CustomerCb(CallbackData, prefix="cu"):
     action: str
     id: int = 0
     page: int = 0
+
+
+class MenuCb(CallbackData, prefix="mn"):
+    """A main-action button of /start: `open` is the command it stands for (orders, delivery, …);
+    the feature owning that command handles it as if the command was typed."""
+
+    open: str

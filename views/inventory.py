@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import N_
-from handlers.callbacks import FlowCb, StockCb
-from handlers.order_views import format_money
-from handlers.render import cut, esc
 from services.inventory import InputError, InputProblem, InvoiceLine, LineStatus, LowStock
 from services.models import Flower, Movement
-from services.outbox import op_ids_in
+from services.outbox import WriteKind, WriteOutcome, WriteState, op_ids_in
+from views.callbacks import FlowCb, StockCb
+from views.i18n import N_
+from views.orders import format_money
+from views.render import cut, esc
 
 STOCK_PAGE = 10
 NAME = 60
@@ -295,3 +295,68 @@ def again_keyboard(flower_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[[button(_("➕ Ещё приход"), StockCb(action="d", id=flower_id).pack())]]
     )
+
+
+def outcome_line(outcome: WriteOutcome) -> str:
+    name = esc(outcome.payload.get("flower_name") or "?")
+    quantity = outcome.payload.get("quantity")
+    if outcome.state is WriteState.DONE:
+        return "✅ " + _("{name}: +{quantity} сохранено").format(name=name, quantity=quantity)
+    if outcome.state is WriteState.QUEUED:
+        return "⏳ " + _("{name}: +{quantity} — отправлю, когда склад ответит").format(
+            name=name, quantity=quantity
+        )
+    return "❌ " + _("{name}: склад отказал — {reason}").format(name=name, reason=esc(outcome.reason or "?"))
+
+
+def outcome_message(outcome: WriteOutcome) -> dict[str, Any]:
+    """What the person sees after «Сохранить» (or later, when the outbox finished)."""
+    if outcome.kind is WriteKind.STOCK_SET:
+        return {"text": stocktake_outcome_text(outcome)}
+    name = esc(outcome.payload.get("flower_name") or "?")
+    quantity = outcome.payload.get("quantity")
+    delivery = outcome.kind is WriteKind.FLOWER_DELIVERY
+    result = outcome.result or {}
+    if outcome.state is WriteState.DONE:
+        new_quantity = result.get("new_quantity")
+        if delivery:
+            text = _("✅ Приход сохранён: {name} +{quantity} шт.").format(name=name, quantity=quantity)
+        else:
+            text = _("✅ Списание сохранено: {name} −{quantity} шт.").format(name=name, quantity=quantity)
+        if new_quantity is not None:
+            text += "\n" + _("Теперь на складе: {quantity} шт.").format(quantity=new_quantity)
+        if outcome.retried:
+            text = _("Склад ответил.") + " " + text
+    elif outcome.state is WriteState.QUEUED:
+        text = _("💾 Сохранено, отправлю, когда склад ответит: {name} {sign}{quantity} шт.").format(
+            name=name, sign="+" if delivery else "−", quantity=quantity
+        )
+    elif outcome.reason == "expired":
+        text = _(
+            "❌ Не удалось отправить за сутки: {name} {sign}{quantity} шт. На складе ничего не изменилось."
+        ).format(name=name, sign="+" if delivery else "−", quantity=quantity)
+    else:
+        text = _("❌ Склад отказал: {reason}. {name} {sign}{quantity} шт не сохранено.").format(
+            reason=esc(outcome.reason or "?"), name=name, sign="+" if delivery else "−", quantity=quantity
+        )
+    if delivery and outcome.state is not WriteState.FAILED:
+        return {"text": text, "reply_markup": again_keyboard(str(outcome.payload.get("flower_id", "")))}
+    return {"text": text}
+
+
+def stocktake_outcome_text(outcome: WriteOutcome) -> str:
+    count = len(outcome.payload.get("updates", []))
+    if outcome.state is WriteState.QUEUED:
+        return _("💾 Пересчёт сохранён, отправлю, когда склад ответит ({count} поз.).").format(count=count)
+    if outcome.state is WriteState.FAILED:
+        return _("❌ Склад отказал: {reason}. Пересчёт не сохранён.").format(
+            reason=esc(outcome.reason or "?")
+        )
+    result = outcome.result or {}
+    text = _("✅ Пересчёт сохранён: обновлено {count} поз.").format(count=result.get("updated_count", count))
+    errors = [str(e) for e in result.get("errors") or []]
+    if errors:
+        text += "\n" + _("Не приняты:") + "\n" + "\n".join(f"• {esc(cut(e, 120))}" for e in errors[:10])
+    if outcome.retried:
+        text = _("Склад ответил.") + " " + text
+    return text

@@ -8,9 +8,12 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import N_
-from handlers.callbacks import AlertsCb, OrderCb
-from handlers.order_views import (
+from services.alerts import AlertKind, DailySummary, LowItem, Nudge
+from services.models import Order, OrderStatus
+from services.orders import Handling
+from views.callbacks import AlertsCb, OrderCb
+from views.i18n import N_
+from views.orders import (
     format_day,
     format_moment,
     format_money,
@@ -18,10 +21,7 @@ from handlers.order_views import (
     short_address,
     status_label,
 )
-from handlers.render import cut, esc
-from services.alerts import AlertKind, DailySummary, LowItem, Nudge
-from services.models import Order, OrderStatus
-from services.orders import Handling
+from views.render import cut, esc
 
 S = OrderStatus
 ITEMS = 6

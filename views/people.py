@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import N_
-from handlers.callbacks import ColleagueCb, InviteCb
-from handlers.render import cut, esc
 from handlers.start import role_name
 from services.models import Colleague
 from services.people import POSITIONS, ColleagueView, Invite
 from services.roles import Role
+from views.callbacks import ColleagueCb, InviteCb
+from views.i18n import N_
+from views.render import cut, esc
 
 PAGE = 10
 

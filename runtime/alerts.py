@@ -8,22 +8,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 
-from bot.config import Settings
-from bot.i18n import DEFAULT_LOCALE, pick_locale
-from bot.sender import Sender
-from handlers.alert_views import (
-    DIGEST_SIZE,
-    digest_text,
-    low_stock_alert,
-    new_order_card,
-    new_order_keyboard,
-    nudge_text,
-    summary_text,
-)
+from runtime.sender import Sender
 from services.alerts import (
     AlertCard,
     AlertCards,
@@ -32,6 +22,7 @@ from services.alerts import (
     Nudge,
     NudgeLog,
     OrderWatch,
+    QuietHours,
     Subscriptions,
     Summary,
     SummaryLog,
@@ -47,6 +38,16 @@ from services.orders import AUDIT_ACTION, Handling, OrderService
 from services.roles import Permission, can
 from services.staff import StaffService
 from services.storage.repositories import AuditLog, KeyValueStore
+from views.alerts import (
+    DIGEST_SIZE,
+    digest_text,
+    low_stock_alert,
+    new_order_card,
+    new_order_keyboard,
+    nudge_text,
+    summary_text,
+)
+from views.i18n import DEFAULT_LOCALE, pick_locale
 
 log = logging.getLogger(__name__)
 S = OrderStatus
@@ -57,11 +58,26 @@ INDIVIDUAL_LIMIT = 5
 ALERT_CHAT_KEY = "alerts.chat_id"  # set when the group migrated to a supergroup
 
 
+class AlertSettings(Protocol):
+    """What the alert centre reads of the bot's settings."""
+
+    @property
+    def tz(self) -> ZoneInfo: ...
+    @property
+    def alert_chat_id(self) -> int | None: ...
+    @property
+    def alert_thread_id(self) -> int | None: ...
+    @property
+    def low_stock_threshold(self) -> int: ...
+    @property
+    def quiet_hours(self) -> QuietHours | None: ...
+
+
 class AlertCenter:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: AlertSettings,
         sender: Sender,
         i18n: I18n,
         cvety: CvetyApi,

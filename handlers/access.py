@@ -11,9 +11,9 @@ from aiogram.types import CallbackQuery, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import pick_locale
 from services.roles import Role
 from services.staff import StaffService
+from views.i18n import pick_locale
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class AccessMiddleware(BaseMiddleware):
     """Resolves the Telegram user to a staff member and role, sets the person's language, and
     stops strangers before any handler (and so any API call) runs.
 
-    Injects `staff` (StaffMember), `role` (Role) and `locale` into handler data. The bot's own
+    Injects `staff` (Person), `role` (Role) and `locale` into handler data. The bot's own
     membership changes (`my_chat_member`) reach the handlers for strangers too, with `staff` and
     `role` None: who added the bot where decides whether it stays.
     """

@@ -13,16 +13,16 @@ from typing import Any
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.alerts import AlertCenter
-from bot.i18n import pick_locale
-from bot.inflight import InFlight
-from bot.sender import Sender
-from handlers.inventory import outcome_message
+from runtime.alerts import AlertCenter
+from runtime.inflight import InFlight
+from runtime.sender import Sender
 from services.errors import ApiError
 from services.outbox import Outbox
 from services.staff import StaffService
 from services.storage.errors import StorageError
 from services.storage.repositories import Housekeeping, Leases
+from views.i18n import pick_locale
+from views.inventory import outcome_message
 
 log = logging.getLogger(__name__)
 
