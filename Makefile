@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint locales clean
+.PHONY: run test lint figures locales clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Need Python 3.11+ (python3.11 or python3 on PATH)"; exit 1; }
@@ -20,12 +20,15 @@ test: $(STAMP)
 	@# the database fault suite starts a throwaway PostgreSQL: a fresh Debian machine gets it here
 	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers runtime views services sandbox bench
+	$(BIN)/mypy bot handlers runtime views services sandbox bench dev
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers runtime views services sandbox bench
+	$(BIN)/mypy bot handlers runtime views services sandbox bench dev
+
+figures: $(STAMP)
+	$(BIN)/python -m dev.figures
 
 locales: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k __ -k lazy_gettext --no-location --omit-header --sort-output -o views/locales/messages.pot .

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
+from datetime import time as clock_time
 from typing import Any
 
 import httpx
@@ -27,10 +29,10 @@ from handlers import get_routers
 from handlers.access import AccessMiddleware
 from handlers.commands import set_bot_commands
 from handlers.context import ContextMiddleware
-from runtime.alerts import AlertCenter
+from runtime.alerts import AlertCenter, AlertSources
 from runtime.fsm_storage import SqlStorage
 from runtime.inflight import STOP_TIMEOUT, InFlight, InFlightMiddleware
-from runtime.jobs import Leader, SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
+from runtime.jobs import AlertTimes, Leader, SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
 from runtime.sender import Sender, SenderMiddleware
 from services.alerts import opening_hours
 from services.catalog import CatalogService
@@ -241,28 +243,12 @@ async def build_application(
     async def migrated(old: int, new: int) -> None:
         await alerts.chat_migrated(old, new)
 
-    if sender_time is None:
-        sender = Sender(bot, on_unreachable=staff_repository.set_unreachable, on_migrated=migrated)
-    else:
-        sender = Sender(
-            bot,
-            on_unreachable=staff_repository.set_unreachable,
-            on_migrated=migrated,
-            clock=sender_time[0],
-            sleep=sender_time[1],
-        )
-    bot.session.middleware(SenderMiddleware(sender))
-    alerts = AlertCenter(
-        settings=settings,
-        sender=sender,
-        i18n=i18n,
-        cvety=cvety,
-        crm=crm,
-        kv=kv,
-        audit=audit,
-        staff=staff,
-        orders=orders,
+    clock, sleep = sender_time or (time.monotonic, asyncio.sleep)
+    sender = Sender(
+        bot, on_unreachable=staff_repository.set_unreachable, on_migrated=migrated, clock=clock, sleep=sleep
     )
+    bot.session.middleware(SenderMiddleware(sender))
+    alerts = AlertCenter(settings, sender, i18n, AlertSources(cvety, crm, kv, audit, staff, orders))
     orders.on_change(alerts.refresh)
     dp = Dispatcher(
         storage=make_fsm_storage(settings, sessions),
@@ -314,25 +300,9 @@ async def build_application(
             await outbox.resume()
         opening, closing = await shop_hours(crm)
         scheduler = build_scheduler(settings.timezone)
-        add_jobs(
-            scheduler,
-            leader=leader,
-            outbox=outbox,
-            sender=sender,
-            i18n=i18n,
-            staff=staff,
-            store=Housekeeping(sessions),
-        )
-        add_alert_jobs(
-            scheduler,
-            alerts,
-            leader=leader,
-            new_order_seconds=settings.new_order_poll_seconds,
-            low_stock_seconds=settings.low_stock_poll_seconds,
-            opening=opening,
-            closing=closing,
-            now=datetime.now(settings.tz),
-        )
+        add_jobs(scheduler, leader, outbox, (sender, i18n, staff), Housekeeping(sessions))
+        times = AlertTimes(settings.new_order_poll_seconds, settings.low_stock_poll_seconds, opening, closing)
+        add_alert_jobs(scheduler, alerts, leader, times, datetime.now(settings.tz))
         scheduler.start()
         dp["scheduler"] = scheduler
 
@@ -365,7 +335,7 @@ async def build_application(
     return application
 
 
-async def shop_hours(crm: CrmApi) -> tuple[time, time]:
+async def shop_hours(crm: CrmApi) -> tuple[clock_time, clock_time]:
     """Opening and closing time from the shop's info (for the morning and evening summaries)."""
     try:
         info = await crm.get_shop_info()
@@ -389,4 +359,3 @@ async def run_polling(settings: Settings) -> None:
         await app.dp.start_polling(app.bot, allowed_updates=app.allowed_updates, close_bot_session=False)
     finally:
         await app.aclose()
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, time
 from functools import partial
 from typing import Any, Protocol
@@ -73,34 +74,37 @@ class AlertSettings(Protocol):
     def quiet_hours(self) -> QuietHours | None: ...
 
 
+@dataclass(frozen=True)
+class AlertSources:
+    """Where the alert centre reads the shop's day from, and where it remembers what it posted."""
+
+    cvety: CvetyApi
+    crm: CrmApi
+    kv: KeyValueStore
+    audit: AuditLog
+    staff: StaffService
+    orders: OrderService
+
+
 class AlertCenter:
     def __init__(
         self,
-        *,
         settings: AlertSettings,
         sender: Sender,
         i18n: I18n,
-        cvety: CvetyApi,
-        crm: CrmApi,
-        kv: KeyValueStore,
-        audit: AuditLog,
-        staff: StaffService,
-        orders: OrderService,
+        sources: AlertSources,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self._settings = settings
         self._sender = sender
         self._i18n = i18n
-        self._cvety = cvety
-        self._crm = crm
-        self._kv = kv
-        self._audit = audit
-        self._staff = staff
-        self._orders = orders
+        self._cvety, self._crm, self._kv = sources.cvety, sources.crm, sources.kv
+        self._audit, self._staff, self._orders = sources.audit, sources.staff, sources.orders
         self.clock = now or (lambda: datetime.now(settings.tz))  # replaceable: tests move time
-        self.watch = OrderWatch(cvety, kv)
+        kv = sources.kv
+        self.watch = OrderWatch(sources.cvety, kv)
         self.cards = AlertCards(kv)
-        self.low = LowStockWatch(crm, kv, threshold=settings.low_stock_threshold)
+        self.low = LowStockWatch(sources.crm, kv, threshold=settings.low_stock_threshold)
         self.nudges = NudgeLog(kv)
         self.summaries = SummaryLog(kv)
         self.subscriptions = Subscriptions(kv)

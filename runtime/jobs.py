@@ -7,7 +7,9 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from aiogram.utils.i18n import I18n
@@ -84,6 +86,10 @@ async def as_leader(leader: Leader, job: Callable[..., Awaitable[None]], *args: 
     await leader.run(job, *args)
 
 
+# Who tells a person how their write ended: the sender, the translations, their language.
+OutboxTell = tuple[Sender, I18n, StaffService]
+
+
 async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffService) -> None:
     """Send what the CRM could not take before, and tell each person how it ended."""
     for outcome in await outbox.retry_due():
@@ -124,64 +130,36 @@ async def missed_summary(center: AlertCenter, opening: time, closing: time) -> N
     await _api_job("missed summary", center.catch_up(opening, closing))
 
 
-def add_alert_jobs(
-    scheduler: AsyncIOScheduler,
-    center: AlertCenter,
-    *,
-    leader: Leader,
-    new_order_seconds: int,
-    low_stock_seconds: int,
-    opening: time,
-    closing: time,
-    now: datetime,
+def schedule(
+    scheduler: AsyncIOScheduler, leader: Leader, job: Callable[..., Awaitable[None]], *args: Any, **when: Any
 ) -> None:
-    """The first polls run at start; 0 seconds switches a poll off."""
-    if new_order_seconds > 0:
-        scheduler.add_job(
-            as_leader,
-            "interval",
-            seconds=new_order_seconds,
-            id="poll_new_orders",
-            replace_existing=True,
-            args=[leader, poll_new_orders, center],
-            next_run_time=now,
-        )
-    if low_stock_seconds > 0:
-        scheduler.add_job(
-            as_leader,
-            "interval",
-            seconds=low_stock_seconds,
-            id="poll_low_stock",
-            replace_existing=True,
-            args=[leader, poll_low_stock, center],
-            next_run_time=now,
-        )
-    scheduler.add_job(
-        as_leader,
-        "date",
-        run_date=now,
-        id="missed_summary",
-        replace_existing=True,
-        args=[leader, missed_summary, center, opening, closing],
-    )
-    scheduler.add_job(
-        as_leader,
-        "cron",
-        hour=opening.hour,
-        minute=opening.minute,
-        id="morning_summary",
-        replace_existing=True,
-        args=[leader, morning_summary, center],
-    )
-    scheduler.add_job(
-        as_leader,
-        "cron",
-        hour=closing.hour,
-        minute=closing.minute,
-        id="evening_summary",
-        replace_existing=True,
-        args=[leader, evening_summary, center],
-    )
+    """`job(*args)` on the trigger `when` names (APScheduler's), run by the leader only; the job's
+    name is its id, so a restart replaces it rather than adding a second one."""
+    scheduler.add_job(as_leader, id=job.__name__, replace_existing=True, args=[leader, job, *args], **when)
+
+
+@dataclass(frozen=True)
+class AlertTimes:
+    """How often the alert polls run (0 switches one off) and the shop's hours for the summaries."""
+
+    new_order_seconds: int
+    low_stock_seconds: int
+    opening: time
+    closing: time
+
+
+def add_alert_jobs(
+    scheduler: AsyncIOScheduler, center: AlertCenter, leader: Leader, times: AlertTimes, now: datetime
+) -> None:
+    """The first polls run at start, and a summary missed while the bot was down at once."""
+    every = partial(schedule, scheduler, leader)
+    if times.new_order_seconds > 0:
+        every(poll_new_orders, center, trigger="interval", seconds=times.new_order_seconds, next_run_time=now)
+    if times.low_stock_seconds > 0:
+        every(poll_low_stock, center, trigger="interval", seconds=times.low_stock_seconds, next_run_time=now)
+    every(missed_summary, center, times.opening, times.closing, trigger="date", run_date=now)
+    every(morning_summary, center, trigger="cron", hour=times.opening.hour, minute=times.opening.minute)
+    every(evening_summary, center, trigger="cron", hour=times.closing.hour, minute=times.closing.minute)
 
 
 KEEP_ALERT_STATE = timedelta(days=30)
@@ -199,30 +177,16 @@ def build_scheduler(timezone: str) -> AsyncIOScheduler:
 
 
 def add_jobs(
-    scheduler: AsyncIOScheduler,
-    *,
-    leader: Leader,
-    outbox: Outbox,
-    sender: Sender,
-    i18n: I18n,
-    staff: StaffService,
-    store: Housekeeping,
+    scheduler: AsyncIOScheduler, leader: Leader, outbox: Outbox, tell: OutboxTell, store: Housekeeping
 ) -> None:
-    scheduler.add_job(
-        as_leader,
-        "interval",
+    every = partial(schedule, scheduler, leader)
+    # what a restart left unfinished goes out at once
+    every(
+        retry_outbox,
+        outbox,
+        *tell,
+        trigger="interval",
         seconds=OUTBOX_RETRY_SECONDS,
-        id="retry_outbox",
-        replace_existing=True,
-        next_run_time=datetime.now(UTC),  # what a restart left unfinished goes out at once
-        args=[leader, retry_outbox, outbox, sender, i18n, staff],
+        next_run_time=datetime.now(UTC),
     )
-    scheduler.add_job(
-        as_leader,
-        "cron",
-        hour=4,
-        minute=30,
-        id="housekeeping",
-        replace_existing=True,
-        args=[leader, housekeeping, store],
-    )
+    every(housekeeping, store, trigger="cron", hour=4, minute=30)

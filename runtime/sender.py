@@ -106,13 +106,29 @@ class _Chat:
     edits: _Window
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's limits the sender keeps to; max_retries bounds the retries of one call,
+    whatever made it retry (flood, network, 5xx)."""
+
+    group_per_minute: int = 20
+    private_per_second: float = 1.0
+    global_per_second: float = 30.0
+    max_retries: int = 3
+
+    def __post_init__(self) -> None:
+        if self.group_per_minute < 1 or self.private_per_second <= 0 or self.global_per_second <= 0:
+            raise ValueError("limits must be positive")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+
+
 class Sender:
     """Sends and edits within Telegram's limits; None/False when Telegram would not take it.
 
     on_unreachable(chat_id): the user blocked the bot, or the bot was removed from the group
     (called with the id the caller used). on_migrated(old, new): a group became a supergroup;
     the sender already sends there, the callback is for remembering the new id for good.
-    max_retries bounds the retries of one call, whatever made it retry (flood, network, 5xx).
     """
 
     def __init__(
@@ -121,24 +137,19 @@ class Sender:
         *,
         on_unreachable: Callable[[int], Awaitable[None]] | None = None,
         on_migrated: Callable[[int, int], Awaitable[None]] | None = None,
-        group_per_minute: int = 20,
-        private_per_second: float = 1.0,
-        global_per_second: float = 30.0,
-        max_retries: int = 3,
+        limits: Limits = Limits(),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if group_per_minute < 1 or private_per_second <= 0 or global_per_second <= 0 or max_retries < 0:
-            raise ValueError("limits must be positive and max_retries must not be negative")
         self._bot = bot
         self._on_unreachable = on_unreachable
         self._on_migrated = on_migrated
-        self._group_per_minute = group_per_minute
-        self._private_per_second = private_per_second
-        self._max_retries = max_retries
+        self._group_per_minute = limits.group_per_minute
+        self._private_per_second = limits.private_per_second
+        self._max_retries = limits.max_retries
         self._clock = clock
         self._sleep = sleep
-        self._global = _per_second(global_per_second)
+        self._global = _per_second(limits.global_per_second)
         self._chats: dict[int, _Chat] = {}
         self._migrations: dict[int, int] = {}
 

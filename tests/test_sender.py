@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 
-from runtime.sender import Sender
+from runtime.sender import Limits, Sender
 from tests.fake_telegram import NOT_MODIFIED, TINY_PNG, FakeClock, FakeTelegram, make_bot, message_text
 
 USER, OTHER_USER = 4242, 4343
@@ -70,9 +70,9 @@ def make_sender(bot: Bot, clock: FakeClock, events: Events) -> Callable[..., Sen
             bot,
             on_unreachable=events.on_unreachable,
             on_migrated=events.on_migrated,
+            limits=Limits(**overrides),
             clock=clock.now,
             sleep=clock.sleep,
-            **overrides,
         )
 
     return make

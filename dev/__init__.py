@@ -1,0 +1,1 @@
+"""Development aids: the figures the README tells how to rerun."""
