@@ -20,15 +20,15 @@ test: $(STAMP)
 	@# the database fault suite starts a throwaway PostgreSQL: a fresh Debian machine gets it here
 	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers runtime views services sandbox bench dev
+	$(BIN)/mypy bot handlers runtime views services sandbox bench
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers runtime views services sandbox bench dev
+	$(BIN)/mypy bot handlers runtime views services sandbox bench
 
 figures: $(STAMP)
-	$(BIN)/python -m dev.figures
+	$(BIN)/python -m tests.figures
 
 locales: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k __ -k lazy_gettext --no-location --omit-header --sort-output -o views/locales/messages.pot .

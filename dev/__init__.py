@@ -1,1 +1,0 @@
-"""Development aids: the figures the README tells how to rerun."""
