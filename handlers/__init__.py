@@ -24,7 +24,6 @@ from handlers import (
 
 def get_routers() -> list[Router]:
     return [
-        fallback.get_stale_router(),  # buttons under messages that are gone, before any feature
         colleagues.get_start_router(),  # /start <invitation>, before the plain /start
         start.get_router(),
         orders.get_router(),

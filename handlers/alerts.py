@@ -2,56 +2,37 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.context import Ctx, needs
+from handlers.feature import Feature
 from services.alerts import AlertKind, Subscriptions
-from services.person import Person
-from services.roles import Permission, Role, can
+from services.roles import Permission
 from views.alerts import subscriptions_keyboard, subscriptions_text
 from views.callbacks import AlertsCb
-from views.render import edit_or_send
+
+P = Permission
+ALERTS = (P.ALERTS_RECEIVE, P.ALERTS_OPT_IN)
+
+feature = Feature("alerts")
+get_router = feature.router
 
 
-def may_subscribe(role: Role) -> bool:
-    return can(role, Permission.ALERTS_RECEIVE) or can(role, Permission.ALERTS_OPT_IN)
+@feature.message(Command("alerts"), flags=needs(*ALERTS))
+async def alerts(message: Message, ctx: Ctx, subscriptions: Subscriptions) -> None:
+    kinds = await subscriptions.of(ctx.staff_id)
+    await ctx.send(subscriptions_text(kinds), reply_markup=subscriptions_keyboard(kinds))
 
 
-def get_router() -> Router:
-    router = Router(name="alerts")
-
-    @router.message(Command("alerts"))
-    async def alerts(message: Message, role: Role, staff: Person, subscriptions: Subscriptions) -> None:
-        if not may_subscribe(role):
-            await message.answer(_("Уведомления доступны владельцу, старшему флористу и флористам."))
-            return
-        kinds = await subscriptions.of(staff.telegram_id)
-        await message.answer(subscriptions_text(kinds), reply_markup=subscriptions_keyboard(kinds))
-
-    @router.callback_query(AlertsCb.filter())
-    async def toggle(
-        query: CallbackQuery,
-        callback_data: AlertsCb,
-        role: Role,
-        staff: Person,
-        subscriptions: Subscriptions,
-        bot: Bot,
-    ) -> None:
-        if not may_subscribe(role):
-            await query.answer(_("Уведомления доступны владельцу, старшему флористу и флористам."))
-            return
-        try:
-            kind = AlertKind(callback_data.kind)
-        except ValueError:
-            await query.answer(_("Эта кнопка устарела."))
-            return
-        kinds = await subscriptions.toggle(staff.telegram_id, kind)
-        await query.answer(_("Включено") if kind in kinds else _("Выключено"))
-        if isinstance(query.message, Message):
-            await edit_or_send(
-                bot, query.message, text=subscriptions_text(kinds), reply_markup=subscriptions_keyboard(kinds)
-            )
-
-    return router
+# A kind the bot does not know (forged or from an older version) is left to the fallback.
+@feature.callback_query(AlertsCb.filter(F.kind.in_({k.value for k in AlertKind})), flags=needs(*ALERTS))
+async def toggle(
+    query: CallbackQuery, callback_data: AlertsCb, ctx: Ctx, subscriptions: Subscriptions
+) -> None:
+    kind = AlertKind(callback_data.kind)
+    kinds = await subscriptions.toggle(ctx.staff_id, kind)
+    await ctx.toast(_("Включено") if kind in kinds else _("Выключено"))
+    await ctx.show(subscriptions_text(kinds), reply_markup=subscriptions_keyboard(kinds))

@@ -1,643 +1,320 @@
-"""/staff (owners and seniors): colleagues from the CRM, adding and editing them, access to the
-bot, invitation links; and `/start <code>` for the person who got such a link."""
+"""/staff (owners and seniors): colleagues from the CRM, adding and editing them, their access to
+the bot, invitation links; and `/start <code>` for the person who got such a link.
+
+Who may change whom is the service's rule (services/people.py): a refusal arrives as PeopleError
+(LookupError for someone gone, ValueError for a forged button) and is told once, by `_done`."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from handlers.commands import set_person_menu
-from handlers.errors import explain
-from handlers.start import menu_text, role_name
+from handlers.context import Ctx, needs
+from handlers.feature import Feature
+from handlers.forms import Step, typed
 from services.errors import ApiError
 from services.parsing import normalize_phone
-from services.people import (
-    Accepted,
-    ColleagueService,
-    InviteProblem,
-    InviteService,
-    PeopleError,
-    Refusal,
-    check_manage,
-    clean_position,
-)
+from services.people import ColleagueService, InviteProblem, InviteService, PeopleError, allowed_position
 from services.person import Person
-from services.roles import Permission, Role, can
+from services.roles import Permission, Role
 from services.staff import clean_name
-from views.callbacks import ColleagueCb, InviteCb
-from views.people import (
-    button,
-    card_screen,
-    confirm_new,
-    invites_screen,
-    list_screen,
-    positions_keyboard,
-    roles_keyboard,
-)
-from views.render import edit_or_send, esc
+from views import people as screens
+from views.callbacks import ColleagueCb, InviteCb, MenuCb
+from views.i18n import N_
+from views.render import esc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+VIEW, MANAGE = Permission.COLLEAGUES_VIEW, Permission.COLLEAGUES_MANAGE
+GONE = N_("Такого сотрудника больше нет.")
+UNCHANGED = N_("Ничего не изменено.")
+NOT_CONNECTED = N_("Этот сотрудник не подключён к боту.")
+PHONE_PROBLEM = N_("Не похоже на казахстанский номер. Например: 8 777 123 45 67 или +7 (777) 123-45-67")
+
+feature = Feature("colleagues")
+get_router = feature.router
+arrivals = Feature("invitations")  # before the plain /start; strangers have no ctx (flag «stranger»)
+get_start_router = arrivals.router
 
 
 class AddColleague(StatesGroup):
     name = State()
     phone = State()
     position = State()
-    confirm = State()
+    confirm = State()  # data: name, phone, position
 
 
 class EditColleague(StatesGroup):
-    value = State()
+    name = State()  # data (both): id, field
+    phone = State()
 
 
-def refusal_text(refusal: Refusal) -> str:
-    if refusal is Refusal.OWNER_PROTECTED:
-        return _("Старший флорист не может менять, отключать или удалять владельца.")
-    if refusal is Refusal.NO_OWNER_PROMOTION:
-        return _("Назначить владельца может только владелец.")
-    return _("Это доступно владельцу и старшему флористу.")
+# A position is picked with a button that carries the colleague: no step waits for it.
+FIELDS = {"name": EditColleague.name, "phone": EditColleague.phone, "position": None}
 
 
-def get_router() -> Router:
-    router = Router(name="colleagues")
-
-    # --- the list and the card -----------------------------------------------------------------
-
-    @router.message(Command("staff"))
-    async def staff_list(message: Message, role: Role, colleagues: ColleagueService) -> None:
-        if not can(role, Permission.COLLEAGUES_VIEW):
-            await message.answer(_("Список сотрудников доступен владельцу и старшему флористу."))
-            return
-        result = await colleagues.list(only_active=True)
-        text, keyboard = list_screen(result.items, only_active=True, position=None, page=0)
-        await message.answer(text, reply_markup=keyboard)
-
-    @router.callback_query(ColleagueCb.filter(F.action == "l"))
-    async def staff_page(
-        query: CallbackQuery, callback_data: ColleagueCb, role: Role, colleagues: ColleagueService, bot: Bot
-    ) -> None:
-        if not can(role, Permission.COLLEAGUES_VIEW):
-            await query.answer(_("Список сотрудников доступен владельцу и старшему флористу."))
-            return
-        scope, _sep, position = callback_data.arg.partition(".")
-        position_filter = position or None
-        if position_filter is not None:
-            try:
-                position_filter = clean_position(position_filter)
-            except ValueError:
-                await query.answer(_("Эта кнопка устарела."))
-                return
-        await query.answer()
-        result = await colleagues.list(only_active=scope != "all", position=position_filter)
-        text, keyboard = list_screen(
-            result.items, only_active=scope != "all", position=position_filter, page=callback_data.page
-        )
-        if isinstance(query.message, Message):
-            await edit_or_send(bot, query.message, text=text, reply_markup=keyboard)
-
-    async def show_card(
-        chat_id: int,
-        message_id: int | None,
-        colleague_id: str,
-        role: Role,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        view = await colleagues.view(colleague_id)
-        if view is None:
-            await bot.send_message(chat_id, _("Такого сотрудника больше нет."))
-            return
-        text, keyboard = card_screen(view, role, settings.tz, datetime.now(settings.tz).date())
-        if message_id is None:
-            await bot.send_message(chat_id, text, reply_markup=keyboard)
-        else:
-            await edit_or_send(bot, chat_id=chat_id, message_id=message_id, text=text, reply_markup=keyboard)
-
-    @router.callback_query(ColleagueCb.filter(F.action == "o"))
-    async def open_card(
-        query: CallbackQuery,
-        callback_data: ColleagueCb,
-        role: Role,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        if not can(role, Permission.COLLEAGUES_VIEW):
-            await query.answer(_("Список сотрудников доступен владельцу и старшему флористу."))
-            return
-        await query.answer()
-        if isinstance(query.message, Message):
-            await show_card(query.message.chat.id, None, callback_data.id, role, colleagues, bot, settings)
-
-    # --- adding --------------------------------------------------------------------------------
-
-    @router.callback_query(ColleagueCb.filter(F.action == "n"))
-    async def add_start(query: CallbackQuery, role: Role, state: FSMContext) -> None:
-        if not can(role, Permission.COLLEAGUES_MANAGE):
-            await query.answer(refusal_text(Refusal.NOT_ALLOWED), show_alert=True)
-            return
-        await query.answer()
-        await state.set_state(AddColleague.name)
-        await state.set_data({})
-        if isinstance(query.message, Message):
-            await query.message.answer(_("➕ <b>Новый сотрудник.</b> Как зовут? (имя и фамилия)"))
-
-    @router.message(AddColleague.name, F.text)
-    async def add_name(message: Message, state: FSMContext) -> None:
-        try:
-            name = clean_name(message.text or "")
-        except ValueError:
-            await message.answer(_("Имя — от 2 до 255 символов. Как зовут сотрудника?"))
-            return
-        await state.update_data(name=name)
-        await state.set_state(AddColleague.phone)
-        await message.answer(_("Телефон? Например: 8 777 123 45 67"))
-
-    @router.message(AddColleague.phone, F.text)
-    async def add_phone(message: Message, state: FSMContext, role: Role) -> None:
-        try:
-            phone = normalize_phone(message.text or "")
-        except ValueError:
-            await message.answer(
-                _("Не похоже на казахстанский номер. Например: 8 777 123 45 67 или +7 (777) 123-45-67")
-            )
-            return
-        await state.update_data(phone=phone)
-        await state.set_state(AddColleague.position)
-        await message.answer(_("Должность?"), reply_markup=positions_keyboard(role))
-
-    @router.callback_query(ColleagueCb.filter(F.action == "p"))
-    async def position_picked(
-        query: CallbackQuery,
-        callback_data: ColleagueCb,
-        role: Role,
-        staff: Person,
-        state: FSMContext,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        current = await state.get_state()
-        try:
-            position = clean_position(callback_data.arg)
-        except ValueError:
-            await query.answer(_("Эта кнопка устарела."))
-            return
-        if current == AddColleague.position.state:
-            if position in ("owner", "director") and role is not Role.OWNER:
-                await query.answer(refusal_text(Refusal.NO_OWNER_PROMOTION), show_alert=True)
-                return
-            await query.answer()
-            await state.update_data(position=position, draft=staff.telegram_id)
-            await state.set_state(AddColleague.confirm)
-            data = await state.get_data()
-            if isinstance(query.message, Message):
-                keyboard = [
-                    [button(_("✅ Сохранить"), ColleagueCb(action="s").pack())],
-                    [button(_("↩️ Отмена"), ColleagueCb(action="x").pack())],
-                ]
-                await query.message.answer(
-                    confirm_new(data), reply_markup=InlineKeyboardMarkup(inline_keyboard=keyboard)
-                )
-            return
-        data = await state.get_data()
-        if (
-            current == EditColleague.value.state
-            and data.get("field") == "position"
-            and data.get("id") == callback_data.id
-        ):
-            await query.answer()
-            await state.clear()
-            await apply_edit(
-                query.message, staff, role, colleagues, callback_data.id, "position", position, bot, settings
-            )
-            return
-        await query.answer(_("Эта кнопка устарела."))
-
-    @router.callback_query(ColleagueCb.filter(F.action == "s"))
-    async def add_save(
-        query: CallbackQuery,
-        role: Role,
-        staff: Person,
-        state: FSMContext,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        if await state.get_state() != AddColleague.confirm.state:
-            await query.answer(_("Уже сохранено или устарело."))
-            return
-        data = await state.get_data()
-        await state.clear()  # before the call: a second tap finds nothing to save
-        await query.answer(_("⏳ Сохраняю…"))
-        if not isinstance(query.message, Message):
-            return
-        try:
-            colleague = await colleagues.create(staff, role, data["name"], data["phone"], data["position"])
-        except PeopleError as exc:
-            await query.message.answer(refusal_text(exc.refusal))
-            return
-        except ApiError as exc:
-            await query.message.answer(esc(explain(exc)) + "\n" + _("Сотрудник не добавлен."))
-            return
-        await query.message.answer(_("✅ Сотрудник добавлен: {name}.").format(name=esc(colleague.name or "")))
-        await show_card(query.message.chat.id, None, colleague.id, role, colleagues, bot, settings)
-
-    # --- editing, toggling, deleting -----------------------------------------------------------
-
-    @router.callback_query(ColleagueCb.filter(F.action == "e"))
-    async def edit_start(
-        query: CallbackQuery,
-        callback_data: ColleagueCb,
-        role: Role,
-        state: FSMContext,
-        colleagues: ColleagueService,
-    ) -> None:
-        if not can(role, Permission.COLLEAGUES_MANAGE) or callback_data.arg not in (
-            "name",
-            "phone",
-            "position",
-        ):
-            await query.answer(refusal_text(Refusal.NOT_ALLOWED), show_alert=True)
-            return
-        view = await colleagues.view(callback_data.id)
-        if view is None:
-            await query.answer(_("Такого сотрудника больше нет."))
-            return
-        try:
-            check_manage(role, view.colleague.position)
-        except PeopleError as exc:
-            await query.answer(refusal_text(exc.refusal), show_alert=True)
-            return
-        await query.answer()
-        await state.set_state(EditColleague.value)
-        await state.set_data({"id": callback_data.id, "field": callback_data.arg})
-        if not isinstance(query.message, Message):
-            return
-        if callback_data.arg == "position":
-            await query.message.answer(
-                _("Новая должность?"), reply_markup=positions_keyboard(role, colleague_id=callback_data.id)
-            )
-        elif callback_data.arg == "phone":
-            await query.message.answer(_("Новый телефон? Например: 8 777 123 45 67"))
-        else:
-            await query.message.answer(_("Новое имя?"))
-
-    @router.message(EditColleague.value, F.text)
-    async def edit_value(
-        message: Message,
-        role: Role,
-        staff: Person,
-        state: FSMContext,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        data = await state.get_data()
-        field = str(data.get("field"))
-        value = message.text or ""
-        try:
-            if field == "name":
-                clean_name(value)
-            elif field == "phone":
-                normalize_phone(value)
-            else:
-                await message.answer(_("Выберите должность кнопкой выше."))
-                return
-        except ValueError:
-            if field == "name":
-                await message.answer(_("Имя — от 2 до 255 символов. Напишите ещё раз."))
-            else:
-                await message.answer(
-                    _("Не похоже на казахстанский номер. Например: 8 777 123 45 67 или +7 (777) 123-45-67")
-                )
-            return
-        await state.clear()
-        await apply_edit(message, staff, role, colleagues, str(data["id"]), field, value, bot, settings)
-
-    async def apply_edit(
-        message: Any,
-        staff: Person,
-        role: Role,
-        colleagues: ColleagueService,
-        colleague_id: str,
-        field: str,
-        value: str,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        chat_id = message.chat.id
-        try:
-            await colleagues.edit(staff, role, colleague_id, field, value)
-        except PeopleError as exc:
-            await bot.send_message(chat_id, refusal_text(exc.refusal))
-            return
-        except LookupError:
-            await bot.send_message(chat_id, _("Такого сотрудника больше нет."))
-            return
-        except ApiError as exc:
-            await bot.send_message(chat_id, esc(explain(exc)) + "\n" + _("Ничего не изменено."))
-            return
-        await bot.send_message(chat_id, _("✅ Сохранено."))
-        await show_card(chat_id, None, colleague_id, role, colleagues, bot, settings)
-
-    @router.callback_query(ColleagueCb.filter(F.action == "t"))
-    async def toggle(
-        query: CallbackQuery,
-        callback_data: ColleagueCb,
-        role: Role,
-        staff: Person,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        if not can(role, Permission.COLLEAGUES_MANAGE):
-            await query.answer(refusal_text(Refusal.NOT_ALLOWED), show_alert=True)
-            return
-        try:
-            updated = await colleagues.toggle(staff, role, callback_data.id)
-        except PeopleError as exc:
-            await query.answer(refusal_text(exc.refusal), show_alert=True)
-            return
-        except LookupError:
-            await query.answer(_("Такого сотрудника больше нет."))
-            return
-        await query.answer(
-            _("Активирован(а)") if updated.is_active else _("Деактивирован(а): доступ к боту закрыт")
-        )
-        if isinstance(query.message, Message):
-            await show_card(
-                query.message.chat.id,
-                query.message.message_id,
-                callback_data.id,
-                role,
-                colleagues,
-                bot,
-                settings,
-            )
-
-    @router.callback_query(ColleagueCb.filter(F.action == "d"))
-    async def delete_ask(
-        query: CallbackQuery, callback_data: ColleagueCb, role: Role, colleagues: ColleagueService
-    ) -> None:
-        view = await colleagues.view(callback_data.id) if can(role, Permission.COLLEAGUES_MANAGE) else None
-        if view is None:
-            await query.answer(
-                refusal_text(Refusal.NOT_ALLOWED)
-                if not can(role, Permission.COLLEAGUES_MANAGE)
-                else _("Такого сотрудника больше нет."),
-                show_alert=True,
-            )
-            return
-        try:
-            check_manage(role, view.colleague.position)
-        except PeopleError as exc:
-            await query.answer(refusal_text(exc.refusal), show_alert=True)
-            return
-        await query.answer()
-        if isinstance(query.message, Message):
-            keyboard = InlineKeyboardMarkup(
-                inline_keyboard=[
-                    [button(_("🗑 Да, удалить"), ColleagueCb(action="D", id=callback_data.id).pack())],
-                    [button(_("↩️ Не удалять"), ColleagueCb(action="o", id=callback_data.id).pack())],
-                ]
-            )
-            await query.message.answer(
-                _("Удалить сотрудника {name}? Доступ к боту тоже закроется.").format(
-                    name=esc(view.colleague.name or "")
-                ),
-                reply_markup=keyboard,
-            )
-
-    @router.callback_query(ColleagueCb.filter(F.action == "D"))
-    async def delete_confirmed(
-        query: CallbackQuery,
-        callback_data: ColleagueCb,
-        role: Role,
-        staff: Person,
-        colleagues: ColleagueService,
-        bot: Bot,
-    ) -> None:
-        if not can(role, Permission.COLLEAGUES_MANAGE):
-            await query.answer(refusal_text(Refusal.NOT_ALLOWED), show_alert=True)
-            return
-        try:
-            await colleagues.delete(staff, role, callback_data.id)
-        except PeopleError as exc:
-            await query.answer(refusal_text(exc.refusal), show_alert=True)
-            return
-        except LookupError:
-            await query.answer(_("Уже удалён."))
-            return
-        await query.answer(_("Удалено"))
-        if isinstance(query.message, Message):
-            await edit_or_send(
-                bot, query.message, text=_("🗑 Сотрудник удалён, доступ к боту закрыт."), reply_markup=None
-            )
-
-    # --- bot roles -----------------------------------------------------------------------------
-
-    @router.callback_query(ColleagueCb.filter(F.action == "R"))
-    async def role_ask(query: CallbackQuery, callback_data: ColleagueCb, role: Role) -> None:
-        if role is not Role.OWNER:
-            await query.answer(_("Роли в боте меняет владелец."), show_alert=True)
-            return
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                _("Новая роль в боте?"),
-                reply_markup=roles_keyboard(role, action="role", colleague_id=callback_data.id),
-            )
-
-    @router.callback_query(ColleagueCb.filter(F.action == "r"))
-    async def role_set(
-        query: CallbackQuery,
-        callback_data: ColleagueCb,
-        role: Role,
-        staff: Person,
-        colleagues: ColleagueService,
-        bot: Bot,
-        i18n: I18n,
-    ) -> None:
-        if role is not Role.OWNER:
-            await query.answer(_("Роли в боте меняет владелец."), show_alert=True)
-            return
-        try:
-            new_role = Role(callback_data.arg)
-        except ValueError:
-            await query.answer(_("Эта кнопка устарела."))
-            return
-        member = await colleagues.member_of(callback_data.id)
-        if member is None:
-            await query.answer(_("Этот сотрудник не подключён к боту."))
-            return
-        changed = await colleagues.set_role(staff, role, member.telegram_id, new_role)
-        await set_person_menu(bot, i18n, changed.telegram_id, new_role, changed.language)
-        await query.answer(_("Готово"))
-        if isinstance(query.message, Message):
-            await edit_or_send(
-                bot,
-                query.message,
-                text=_("🔑 {name}: теперь {role}. Действует со следующего нажатия.").format(
-                    name=esc(member.name), role=role_name(new_role)
-                ),
-                reply_markup=None,
-            )
-
-    @router.callback_query(ColleagueCb.filter(F.action == "x"))
-    async def leave(query: CallbackQuery, state: FSMContext) -> None:
-        await query.answer()
-        if await state.get_state() is not None:
-            await state.clear()
-            if isinstance(query.message, Message):
-                await query.message.answer(_("Отменено. Ничего не сохранено."))
-
-    # --- invitations ---------------------------------------------------------------------------
-
-    @router.callback_query(InviteCb.filter(F.action.in_({"l", "c"})))
-    async def invite_menu(
-        query: CallbackQuery, callback_data: InviteCb, role: Role, invites: InviteService, settings: Settings
-    ) -> None:
-        if not can(role, Permission.COLLEAGUES_MANAGE):
-            await query.answer(refusal_text(Refusal.NOT_ALLOWED), show_alert=True)
-            return
-        await query.answer()
-        if not isinstance(query.message, Message):
-            return
-        text, keyboard = invites_screen(await invites.open_invites(), settings.tz)
-        roles = roles_keyboard(role, action="invite", colleague_id=callback_data.id)
-        keyboard.inline_keyboard[:0] = roles.inline_keyboard[:-1]
-        await query.message.answer(text, reply_markup=keyboard)
-
-    @router.callback_query(InviteCb.filter(F.action == "r"))
-    async def invite_make(
-        query: CallbackQuery,
-        callback_data: InviteCb,
-        role: Role,
-        staff: Person,
-        invites: InviteService,
-        colleagues: ColleagueService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        try:
-            invited_role = Role(callback_data.arg)
-        except ValueError:
-            await query.answer(_("Эта кнопка устарела."))
-            return
-        colleague = None
-        if callback_data.id:
-            view = (
-                await colleagues.view(callback_data.id) if can(role, Permission.COLLEAGUES_MANAGE) else None
-            )
-            colleague = view.colleague if view else None
-        try:
-            invite = await invites.create(staff, role, invited_role, colleague=colleague)
-        except PeopleError as exc:
-            await query.answer(refusal_text(exc.refusal), show_alert=True)
-            return
-        await query.answer()
-        me = await bot.me()
-        link = f"https://t.me/{me.username}?start={invite.code}"
-        who = f" ({esc(invite.name)})" if invite.name else ""
-        text = _(
-            "✉️ Ссылка для роли «{role}»{who}:\n{link}\n\n"
-            "Действует 24 часа и только один раз. Перешлите её человеку."
-        ).format(role=role_name(invited_role), who=who, link=esc(link))
-        if isinstance(query.message, Message):
-            await query.message.answer(text)
-
-    @router.callback_query(InviteCb.filter(F.action == "v"))
-    async def invite_revoke(
-        query: CallbackQuery,
-        callback_data: InviteCb,
-        role: Role,
-        staff: Person,
-        invites: InviteService,
-        bot: Bot,
-        settings: Settings,
-    ) -> None:
-        try:
-            revoked = await invites.revoke(staff, role, callback_data.arg)
-        except PeopleError as exc:
-            await query.answer(refusal_text(exc.refusal), show_alert=True)
-            return
-        await query.answer(_("Ссылка отозвана") if revoked else _("Эта ссылка уже не действует"))
-        if isinstance(query.message, Message):
-            text, keyboard = invites_screen(await invites.open_invites(), settings.tz)
-            await edit_or_send(bot, query.message, text=text, reply_markup=keyboard)
-
-    return router
-
-
-def get_start_router() -> Router:
-    """`/start <code>`: the person who got an invitation link; before the plain /start."""
-    router = Router(name="invitations")
-
-    @router.message(CommandStart(deep_link=True))
-    async def arrive(
-        message: Message,
-        command: CommandObject,
-        staff: Person | None,
-        invites: InviteService,
-        bot: Bot,
-        settings: Settings,
-        i18n: I18n,
-    ) -> None:
-        if staff is not None:
-            await message.answer(_("Вы уже в команде. /help — что я умею."))
-            return
-        user = message.from_user
-        assert user is not None
-        result = await invites.accept((command.args or "").strip(), user.id, user.full_name)
-        if isinstance(result, InviteProblem):
-            await message.answer(invite_problem_text(result, user.id))
-            return
-        await welcome(message, result, bot, settings, i18n)
-
-    return router
-
-
-def invite_problem_text(problem: InviteProblem, telegram_id: int) -> str:
-    tail = _("Попросите владельца магазина новую ссылку. Ваш Telegram ID: <code>{telegram_id}</code>").format(
-        telegram_id=telegram_id
-    )
-    if problem is InviteProblem.USED:
-        return _("Эта ссылка уже использована.") + " " + tail
-    if problem is InviteProblem.EXPIRED:
-        return _("Срок действия ссылки истёк (она действует 24 часа).") + " " + tail
-    if problem is InviteProblem.REVOKED:
-        return _("Эту ссылку отозвали.") + " " + tail
-    return _("Ссылка не подошла.") + " " + tail
-
-
-async def welcome(message: Message, accepted: Accepted, bot: Bot, settings: Settings, i18n: I18n) -> None:
-    member, role = accepted.member, Role(accepted.member.role)
-    await set_person_menu(bot, i18n, member.telegram_id, role, member.language)
-    await message.answer(
-        _("Здравствуйте, {name}! Вы в команде: {role}.").format(name=esc(member.name), role=role_name(role))
-        + "\n\n"
-        + _("Что я умею:")
-        + "\n"
-        + menu_text(role)
-    )
+async def _done(ctx: Ctx, work: Awaitable[T], gone: str = GONE, then: str = UNCHANGED) -> T | None:
+    """What the service did, or None once the person is told why nothing was."""
     try:
-        await bot.send_message(
-            accepted.invite.created_by,
-            _("✅ {name} подключился(-лась) к боту по вашей ссылке: {role}.").format(
-                name=esc(member.name), role=role_name(role)
-            ),
-        )
+        return await work
+    except ApiError as error:
+        await ctx.failed(error, then=_(then) if then else "")
+    except (PeopleError, LookupError, ValueError) as error:
+        await _refuse(ctx, error, gone)
+    return None
+
+
+async def _refuse(ctx: Ctx, error: Exception, gone: str = GONE) -> None:
+    """An alert under the pressed button; a message when the button is answered already."""
+    if ctx.query is not None and not ctx.answered:
+        await ctx.toast(screens.refused_text(error, gone), alert=isinstance(error, PeopleError))
+    else:
+        await ctx.send(screens.refused_text(error, gone))
+
+
+async def _card(ctx: Ctx, colleagues: ColleagueService, colleague_id: str, head: str = "") -> None:
+    view = await colleagues.view(colleague_id)
+    await (ctx.show(**screens.card_screen(view, ctx.role, head)) if view else ctx.tell(_(GONE)))
+
+
+@feature.message(Command("staff"), flags=needs(VIEW))
+@feature.callback_query(MenuCb.filter(F.open == "staff"), flags=needs(VIEW))
+async def show_staff(event: Message | CallbackQuery, ctx: Ctx, colleagues: ColleagueService) -> None:
+    result = await colleagues.list(only_active=True)
+    await ctx.send(**screens.list_screen(result.items, only_active=True, position=None, page=0))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "l"), flags=needs(VIEW))
+async def staff_page(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    only_active, position = screens.scope_of(callback_data.arg)
+    result = await _done(ctx, colleagues.list(only_active=only_active, position=position), then="")
+    if result is not None:
+        await ctx.show(**screens.list_screen(result.items, only_active, position, callback_data.page))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "o"), flags=needs(VIEW))
+async def open_card(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    await _card(ctx, colleagues, callback_data.id)
+
+
+def _step(state: State, read: Callable[[str], str], problem: str) -> Callable[[Step], Step]:
+    """A typed value of the add and edit forms: asked again with `problem` until it fits."""
+    again = screens.cancel_keyboard
+    return typed(feature, state, read=read, problem=lambda _e: _(problem), markup=again, need=(MANAGE,))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "n"), flags=needs(MANAGE))
+async def add_start(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
+    await state.set_state(AddColleague.name)
+    await state.set_data({})
+    await ctx.send(**screens.question("name", ctx.role))
+
+
+@_step(AddColleague.name, clean_name, N_("Имя — от 2 до 255 символов. Как зовут сотрудника?"))
+async def add_name(message: Message, value: str, ctx: Ctx, state: FSMContext) -> None:
+    await state.update_data(name=value)
+    await state.set_state(AddColleague.phone)
+    await ctx.send(**screens.question("phone", ctx.role))
+
+
+@_step(AddColleague.phone, normalize_phone, PHONE_PROBLEM)
+async def add_phone(message: Message, value: str, ctx: Ctx, state: FSMContext) -> None:
+    await state.update_data(phone=value)
+    await state.set_state(AddColleague.position)
+    await ctx.send(**screens.question("position", ctx.role))
+
+
+@feature.callback_query(
+    AddColleague.position, ColleagueCb.filter((F.action == "p") & ~F.id), flags=needs(MANAGE)
+)
+async def add_position(query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, state: FSMContext) -> None:
+    try:
+        position = allowed_position(ctx.role, callback_data.arg)
+    except (PeopleError, ValueError) as error:
+        await _refuse(ctx, error)
+        return
+    await state.update_data(position=position)
+    await state.set_state(AddColleague.confirm)
+    await ctx.show(**screens.confirm_new(await state.get_data()))
+
+
+@feature.callback_query(AddColleague.confirm, ColleagueCb.filter(F.action == "s"), flags=needs(MANAGE))
+async def add_save(query: CallbackQuery, ctx: Ctx, state: FSMContext, colleagues: ColleagueService) -> None:
+    new = await state.get_data()
+    await state.clear()  # before the call: a second tap finds nothing to save
+    await ctx.toast(_("⏳ Сохраняю…"))
+    work = colleagues.create(ctx.person, ctx.role, new["name"], new["phone"], new["position"])
+    colleague = await _done(ctx, work, then=N_("Сотрудник не добавлен."))
+    if colleague is not None:
+        head = _("✅ Сотрудник добавлен: {name}.").format(name=esc(colleague.name or ""))
+        await _card(ctx, colleagues, colleague.id, head)
+
+
+@feature.message(AddColleague.position, flags=needs())
+async def position_hint(message: Message, ctx: Ctx) -> None:
+    await ctx.send(_("Выберите должность кнопкой выше."))
+
+
+@feature.callback_query(ColleagueCb.filter((F.action == "e") & F.arg.in_(FIELDS)), flags=needs(MANAGE))
+async def edit_start(
+    query: CallbackQuery,
+    callback_data: ColleagueCb,
+    ctx: Ctx,
+    state: FSMContext,
+    colleagues: ColleagueService,
+) -> None:
+    if await _done(ctx, colleagues.editable(ctx.role, callback_data.id)):
+        await state.set_state(FIELDS[callback_data.arg])
+        await state.set_data({"id": callback_data.id, "field": callback_data.arg})
+        await ctx.send(**screens.question(callback_data.arg, ctx.role, callback_data.id))
+
+
+@_step(EditColleague.name, clean_name, N_("Имя — от 2 до 255 символов. Напишите ещё раз."))
+@_step(EditColleague.phone, normalize_phone, PHONE_PROBLEM)
+async def edit_typed(
+    message: Message, value: str, ctx: Ctx, state: FSMContext, colleagues: ColleagueService
+) -> None:
+    edit = await state.get_data()
+    await state.clear()
+    await _save(ctx, colleagues, edit["id"], edit["field"], value)
+
+
+@feature.callback_query(ColleagueCb.filter((F.action == "p") & F.id), flags=needs(MANAGE))
+async def set_position(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    await _save(ctx, colleagues, callback_data.id, "position", callback_data.arg)
+
+
+async def _save(ctx: Ctx, colleagues: ColleagueService, colleague_id: str, field: str, value: str) -> None:
+    if await _done(ctx, colleagues.edit(ctx.person, ctx.role, colleague_id, field, value)):
+        await _card(ctx, colleagues, colleague_id, _("✅ Сохранено."))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "t"), flags=needs(MANAGE))
+async def toggle(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    updated = await _done(ctx, colleagues.toggle(ctx.person, ctx.role, callback_data.id))
+    if updated is not None:
+        done = _("Активирован(а)") if updated.is_active else _("Деактивирован(а): доступ к боту закрыт")
+        await _card(ctx, colleagues, callback_data.id, done)
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "d"), flags=needs(MANAGE))
+async def delete_ask(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    view = await _done(ctx, colleagues.editable(ctx.role, callback_data.id))
+    if view is not None:
+        await ctx.show(**screens.delete_question(view.colleague))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "D"), flags=needs(MANAGE))
+async def delete(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    if await _done(ctx, colleagues.delete(ctx.person, ctx.role, callback_data.id), gone=N_("Уже удалён.")):
+        await ctx.toast(_("Удалено"))
+        await ctx.show(_("🗑 Сотрудник удалён, доступ к боту закрыт."))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "x"), flags=needs())
+async def leave(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
+    current = await state.get_state()
+    if current in AddColleague or current in EditColleague:  # another feature's flow stays
+        await state.clear()
+    await ctx.show(_("Отменено. Ничего не сохранено."))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "R"), flags=needs(MANAGE))
+async def role_ask(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
+) -> None:
+    if await _done(ctx, colleagues.bot_member(ctx.role, callback_data.id), gone=NOT_CONNECTED):
+        await ctx.send(**screens.roles_screen(callback_data.id))
+
+
+@feature.callback_query(ColleagueCb.filter(F.action == "r"), flags=needs(MANAGE))
+async def role_set(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService, i18n: I18n
+) -> None:
+    work = colleagues.set_role(ctx.person, ctx.role, callback_data.id, callback_data.arg)
+    changed = await _done(ctx, work, gone=NOT_CONNECTED)
+    if changed is not None:
+        await set_person_menu(ctx.bot, i18n, changed.telegram_id, Role(changed.role), changed.language)
+        await ctx.toast(_("Готово"))
+        await ctx.show(screens.role_changed_text(changed))
+
+
+@feature.callback_query(InviteCb.filter(F.action.in_({"l", "c"})), flags=needs(MANAGE))
+async def invite_menu(
+    query: CallbackQuery, callback_data: InviteCb, ctx: Ctx, invites: InviteService
+) -> None:
+    await ctx.send(**screens.invites_screen(await invites.open_invites(), ctx.role, ctx.tz, callback_data.id))
+
+
+@feature.callback_query(InviteCb.filter(F.action == "r"), flags=needs(MANAGE))
+async def invite_make(
+    query: CallbackQuery,
+    callback_data: InviteCb,
+    ctx: Ctx,
+    invites: InviteService,
+    colleagues: ColleagueService,
+) -> None:
+    view = await colleagues.view(callback_data.id) if callback_data.id else None
+    work = invites.create(ctx.person, ctx.role, callback_data.arg, colleague=view.colleague if view else None)
+    invite = await _done(ctx, work)
+    if invite is not None:
+        await ctx.send(screens.invite_text(invite, (await ctx.bot.me()).username or ""))
+
+
+@feature.callback_query(InviteCb.filter(F.action == "v"), flags=needs(MANAGE))
+async def invite_revoke(
+    query: CallbackQuery, callback_data: InviteCb, ctx: Ctx, invites: InviteService
+) -> None:
+    revoked = await invites.revoke(ctx.person, ctx.role, callback_data.arg)  # needs(MANAGE): allowed
+    await ctx.toast(_("Ссылка отозвана") if revoked else _("Эта ссылка уже не действует"))
+    await ctx.show(**screens.invites_screen(await invites.open_invites(), ctx.role, ctx.tz))
+
+
+def _stranger(message: Message, staff: Person | None = None) -> bool:
+    return staff is None
+
+
+@arrivals.message(CommandStart(deep_link=True), _stranger, flags={"stranger": True})
+async def arrive(
+    message: Message, command: CommandObject, invites: InviteService, bot: Bot, i18n: I18n
+) -> None:
+    user = message.from_user
+    assert user is not None  # a private /start always has one
+    result = await invites.accept((command.args or "").strip(), user.id, user.full_name)
+    if isinstance(result, InviteProblem):
+        await message.answer(screens.invite_problem_text(result, user.id))
+        return
+    member, inviter = result.member, result.invite.created_by
+    await set_person_menu(bot, i18n, member.telegram_id, Role(member.role), member.language)
+    await message.answer(**screens.welcome(member))
+    try:
+        await bot.send_message(inviter, screens.joined_text(member))
     except Exception as exc:  # the inviter may have blocked the bot: the newcomer is in anyway
-        log.info("could not tell inviter %s: %s", accepted.invite.created_by, exc)
+        log.info("could not tell inviter %s: %s", inviter, exc)
+
+
+@arrivals.message(CommandStart(deep_link=True), flags=needs())
+async def arrive_again(message: Message, ctx: Ctx) -> None:
+    await ctx.send(_("Вы уже в команде. /help — что я умею."))

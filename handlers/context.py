@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.dispatcher.flags import get_flag
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, TelegramObject
@@ -52,10 +53,15 @@ REFUSALS = {
 ORDERS_VIEW = (P.ORDERS_VIEW_ALL, P.ORDERS_VIEW_OPEN, P.ORDERS_VIEW_COURIER)
 
 
-def needs(*permissions: Permission) -> dict[str, Any]:
+def needs(*permissions: Permission, refusal: str | None = None) -> dict[str, Any]:
     """A handler's flags: the person's role must have one of these permissions; `needs()` alone
-    means any member of staff. Every handler declares it (tests/test_architecture.py)."""
-    return {"needs": permissions}
+    means any member of staff. Every handler declares it (tests/test_architecture.py). The
+    refusal is REFUSALS' text for the first permission, or `refusal` (marked with N_)."""
+    return (
+        {"needs": permissions, "refusal": refusal or REFUSALS[permissions[0]]}
+        if permissions
+        else {"needs": ()}
+    )
 
 
 @dataclass
@@ -147,16 +153,21 @@ class ContextMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         person: Person | None = data.get("staff")
         role: Role | None = data.get("role")
-        if person is None or role is None:  # an invitation or the bot's own membership: no ctx
-            return await handler(event, data)
+        if person is None or role is None:  # a stranger with an invitation: no ctx
+            if get_flag(data, "stranger"):
+                return await handler(event, data)
+            raise SkipHandler  # only handlers declared for strangers see them
         ctx = self._context(event, person, role, data)
         data["ctx"] = ctx
-        if get_flag(data, "needs") is None:  # TRANSITION: handlers not yet ported run as before
-            return await handler(event, data)
         try:
-            return await self._checked(handler, event, data, ctx)
-        finally:
+            result = await self._checked(handler, event, data, ctx)
+        except SkipHandler:  # the next handler answers the button, not this one
+            raise
+        except BaseException:
             await ctx.toast()
+            raise
+        await ctx.toast()
+        return result
 
     async def _checked(self, handler: Handler, event: TelegramObject, data: dict[str, Any], ctx: Ctx) -> Any:
         if isinstance(event, CallbackQuery) and ctx.screen is None:
@@ -168,7 +179,7 @@ class ContextMiddleware(BaseMiddleware):
             return None
         if wanted and not any(can(ctx.role, p) for p in wanted):
             log.info("refused %s (%s) for %s: needs %s", ctx.staff_id, ctx.role, type(event).__name__, wanted)
-            refusal = _(REFUSALS[wanted[0]])
+            refusal = _(get_flag(data, "refusal") or REFUSALS[wanted[0]])
             if isinstance(event, CallbackQuery):
                 await ctx.toast(refusal, alert=True)
             else:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from handlers.feature import Feature
 from services.errors import ApiError, ApiRejected, ApiUnavailable, ApiUnknownOutcome
 from services.storage.errors import StorageBusy, StorageError, StorageFull
 from views.i18n import DEFAULT_LOCALE
 from views.render import esc
 
 log = logging.getLogger(__name__)
+
+feature = Feature("errors")
+get_router = feature.router
 
 
 def explain(error: Exception) -> str:
@@ -45,29 +49,19 @@ def explain_storage(error: StorageError) -> str:
     return _("База данных бота сейчас недоступна, ничего не сохранено. Попробуйте ещё раз через минуту.")
 
 
-def get_router() -> Router:
-    router = Router(name="errors")
+# Errors are no person's action: no `needs` (the update may come from anyone, even mid-refusal).
+@feature.on("error", ExceptionTypeFilter(ApiError, StorageError))
+async def known_failure(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
+    error = event.exception
+    what = "database" if isinstance(error, StorageError) else "API"
+    log.warning("%s failure in update %s: %s %s", what, event.update.update_id, type(error).__name__, error)
+    await _tell(event, bot, i18n, locale)
 
-    @router.error(ExceptionTypeFilter(ApiError))
-    async def api_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
-        error = event.exception
-        log.warning("API failure in update %s: %s %s", event.update.update_id, type(error).__name__, error)
-        await _tell(event, bot, i18n, locale)
 
-    @router.error(ExceptionTypeFilter(StorageError))
-    async def storage_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
-        error = event.exception
-        log.warning(
-            "database failure in update %s: %s %s", event.update.update_id, type(error).__name__, error
-        )
-        await _tell(event, bot, i18n, locale)
-
-    @router.error()
-    async def any_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
-        log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
-        await _tell(event, bot, i18n, locale)
-
-    return router
+@feature.on("error")
+async def any_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str = DEFAULT_LOCALE) -> None:
+    log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
+    await _tell(event, bot, i18n, locale)
 
 
 async def _tell(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str) -> None:

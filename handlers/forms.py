@@ -8,6 +8,7 @@ from typing import Any
 
 from aiogram import F
 from aiogram.dispatcher.event.handler import CallableObject
+from aiogram.filters import StateFilter
 from aiogram.fsm.state import State
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -53,7 +54,7 @@ def typed(
             return await call.call(message, value=value, **data)
 
         handle.__name__ = handle.__qualname__ = step.__name__
-        feature.message(*states, F.text, flags=needs(*need))(handle)
+        feature.message(StateFilter(*states), F.text, flags=needs(*need))(handle)
         return step
 
     return register

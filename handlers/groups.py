@@ -6,14 +6,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramAPIError, TelegramMigrateToChat
 from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter
 from aiogram.types import Chat, ChatMemberUpdated, User
 
+from handlers.feature import Feature
 from services.person import Person
 
 log = logging.getLogger(__name__)
+
+feature = Feature("groups")
+get_router = feature.router
 
 SUPERGROUP_IDS_FROM = -1_000_000_000_000  # supergroup and channel ids are -100…; basic groups above
 
@@ -45,38 +49,38 @@ async def is_alert_chat(chat_id: int, bot: Bot, alert_chat_id: int | None) -> bo
     return False
 
 
-def get_router() -> Router:
-    router = Router(name="groups")
-    router.my_chat_member.filter(F.chat.type.in_({"group", "supergroup", "channel"}))
+# The bot's own membership: no ctx (strangers add bots too, and who did decides), so no `needs`.
+STRANGERS = {"stranger": True}
+IN_CHATS = F.chat.type.in_({"group", "supergroup", "channel"})
 
-    @router.my_chat_member(ChatMemberUpdatedFilter(JOIN_TRANSITION))
-    async def bot_added(
-        event: ChatMemberUpdated,
-        bot: Bot,
-        alert_chat_id: Callable[[], int | None],
-        staff: Person | None = None,
-    ) -> None:
-        chat, who = event.chat, event.from_user
-        if await is_alert_chat(chat.id, bot, alert_chat_id()):
-            log.info("%s added the bot to the shop's group %s", _who(who), _where(chat))
-            return
-        if staff is not None:
-            log.info("staff %s added the bot to %s: staying", _who(who), _where(chat))
-            return
-        log.warning("%s, not staff, added the bot to %s: leaving", _who(who), _where(chat))
-        try:
-            await bot.leave_chat(chat.id)
-        except TelegramAPIError as exc:
-            log.warning("could not leave %s: %s", _where(chat), exc.message)
 
-    @router.my_chat_member()
-    async def bot_status_changed(event: ChatMemberUpdated) -> None:
-        log.info(
-            "the bot's status in %s changed from %s to %s by %s",
-            _where(event.chat),
-            event.old_chat_member.status,
-            event.new_chat_member.status,
-            _who(event.from_user),
-        )
+@feature.on("my_chat_member", IN_CHATS, ChatMemberUpdatedFilter(JOIN_TRANSITION), flags=STRANGERS)
+async def bot_added(
+    event: ChatMemberUpdated,
+    bot: Bot,
+    alert_chat_id: Callable[[], int | None],
+    staff: Person | None = None,
+) -> None:
+    chat, who = event.chat, event.from_user
+    if await is_alert_chat(chat.id, bot, alert_chat_id()):
+        log.info("%s added the bot to the shop's group %s", _who(who), _where(chat))
+        return
+    if staff is not None:
+        log.info("staff %s added the bot to %s: staying", _who(who), _where(chat))
+        return
+    log.warning("%s, not staff, added the bot to %s: leaving", _who(who), _where(chat))
+    try:
+        await bot.leave_chat(chat.id)
+    except TelegramAPIError as exc:
+        log.warning("could not leave %s: %s", _where(chat), exc.message)
 
-    return router
+
+@feature.on("my_chat_member", IN_CHATS, flags=STRANGERS)
+async def bot_status_changed(event: ChatMemberUpdated) -> None:
+    log.info(
+        "the bot's status in %s changed from %s to %s by %s",
+        _where(event.chat),
+        event.old_chat_member.status,
+        event.new_chat_member.status,
+        _who(event.from_user),
+    )

@@ -3,77 +3,39 @@ sets the person's own command menu (their role's commands, in their language).""
 
 from __future__ import annotations
 
-import logging
-
-from aiogram import Bot, Router
+from aiogram import F
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from handlers.commands import set_person_menu
-from services.person import Person
-from services.roles import Role
+from handlers.context import Ctx, needs
+from handlers.feature import Feature
 from services.staff import StaffService
 from views.callbacks import LanguageCb
 from views.i18n import LANGUAGES
-from views.inventory import button
-from views.render import edit_or_send
+from views.start import LANGUAGE_NAMES, language_keyboard
 
-log = logging.getLogger(__name__)
-
-# Each language by its own name, never translated: whoever landed in a language they cannot read
-# still finds theirs.
-LANGUAGE_NAMES = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
+feature = Feature("language")
+get_router = feature.router
 
 
-def language_keyboard(current: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                button(
-                    ("✅ " if code == current else "") + LANGUAGE_NAMES.get(code, code),
-                    LanguageCb(code=code).pack(),
-                )
-            ]
-            for code in LANGUAGES
-        ]
-    )
+@feature.message(Command("language"), flags=needs())
+async def choose(message: Message, ctx: Ctx) -> None:
+    await ctx.send(_("🌐 Выберите язык:"), reply_markup=language_keyboard(ctx.locale))
 
 
-def get_router() -> Router:
-    router = Router(name="language")
-
-    @router.message(Command("language"))
-    async def choose(message: Message, locale: str) -> None:
-        await message.answer(_("🌐 Выберите язык:"), reply_markup=language_keyboard(locale))
-
-    @router.callback_query(LanguageCb.filter())
-    async def chosen(
-        query: CallbackQuery,
-        callback_data: LanguageCb,
-        staff: Person,
-        role: Role,
-        staff_service: StaffService,
-        i18n: I18n,
-        bot: Bot,
-    ) -> None:
-        code = callback_data.code
-        if code not in LANGUAGES:
-            await query.answer(_("Эта кнопка устарела. Откройте раздел заново."))
-            return
-        await staff_service.set_language(staff.telegram_id, code)
-        with i18n.use_locale(code):  # from this answer on, the person's new language
-            await query.answer(_("Готово"))
-            await set_person_menu(bot, i18n, staff.telegram_id, role, code)
-            if isinstance(query.message, Message):
-                await edit_or_send(
-                    bot,
-                    query.message,
-                    text=_("✅ Язык: {language}. Меню команд обновлено.").format(
-                        language=LANGUAGE_NAMES[code]
-                    ),
-                    reply_markup=language_keyboard(code),
-                )
-
-    return router
+# A code the bot does not speak (forged or from an older version) is left to the fallback's
+# «this button is out of date».
+@feature.callback_query(LanguageCb.filter(F.code.in_(LANGUAGES)), flags=needs())
+async def chosen(
+    query: CallbackQuery, callback_data: LanguageCb, ctx: Ctx, staff_service: StaffService, i18n: I18n
+) -> None:
+    code = callback_data.code
+    await staff_service.set_language(ctx.staff_id, code)
+    with i18n.use_locale(code):  # from this answer on, the person's new language
+        await ctx.toast(_("Готово"))
+        await set_person_menu(ctx.bot, i18n, ctx.staff_id, ctx.role, code)
+        text = _("✅ Язык: {language}. Меню команд обновлено.").format(language=LANGUAGE_NAMES[code])
+        await ctx.show(text, reply_markup=language_keyboard(code))

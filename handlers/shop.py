@@ -3,191 +3,103 @@ one field at a time (typed, checked, then saved with every other field kept)."""
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from functools import partial
+
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.errors import explain
+from handlers.context import Ctx, needs
+from handlers.feature import Feature
+from handlers.forms import typed
 from services.errors import ApiError
-from services.models import Shop
-from services.profile import (
-    InvalidInput,
-    NotAllowed,
-    ShopField,
-    ShopOverview,
-    ShopService,
-    clean_shop_value,
-)
-from services.roles import Permission, Role, can
+from services.profile import NotAllowed, ShopField, ShopService, clean_shop_value
+from services.roles import Permission
 from views.callbacks import ShopCb
 from views.i18n import N_
-from views.inventory import button
 from views.profile import problem_text
-from views.render import cut, edit_or_send, esc, esc_attr
+from views.shop import ask_text, cancel_keyboard, saved_text, shop_keyboard, shop_text
 
-F_ = ShopField
-EDIT_LABELS = {
-    F_.NAME: N_("✏️ Изменить название"),
-    F_.ADDRESS: N_("✏️ Изменить адрес"),
-    F_.PHONE: N_("✏️ Изменить телефон"),
-    F_.WORKING_HOURS: N_("✏️ Изменить часы работы"),
-    F_.CITY: N_("✏️ Изменить город"),
-    F_.INSTAGRAM: N_("✏️ Изменить Instagram"),
-    F_.WHATSAPP: N_("✏️ Изменить WhatsApp"),
-    F_.TELEGRAM: N_("✏️ Изменить Telegram"),
-}
-ASK = {
-    F_.NAME: N_("Напишите название магазина — от 2 до 255 символов."),
-    F_.ADDRESS: N_("Напишите адрес — от 5 до 500 символов."),
-    F_.PHONE: N_("Напишите телефон магазина, например 8 727 378 88 88."),
-    F_.WORKING_HOURS: N_("Напишите часы работы, например «Пн-Вс: 9:00-21:00» — от 3 до 100 символов."),
-    F_.CITY: N_("Напишите город — от 2 до 100 символов."),
-    F_.INSTAGRAM: N_("Пришлите ссылку на Instagram (https://…) или имя через @. «-» — убрать."),
-    F_.WHATSAPP: N_("Пришлите номер WhatsApp или ссылку https://wa.me/… «-» — убрать."),
-    F_.TELEGRAM: N_("Пришлите ссылку на Telegram (https://…) или имя через @. «-» — убрать."),
-}
-SHOWN_SHOPS = 3
+P = Permission
+feature = Feature("shop")
+get_router = feature.router
 
 
 class ShopEdit(StatesGroup):
-    value = State()  # data: shop_field
+    """One state per field, so the typed step knows what it reads and how to ask again."""
+
+    name = State()
+    address = State()
+    phone = State()
+    working_hours = State()
+    city = State()
+    instagram = State()
+    whatsapp = State()
+    telegram = State()
 
 
-# --- how it looks --------------------------------------------------------------------------------
+EDITING: dict[ShopField, State] = {field: getattr(ShopEdit, field.value) for field in ShopField}
+FIELD_OF = {state.state: field for field, state in EDITING.items()}
 
 
-def link(value: str | None) -> str:
-    """A link that came from the API, safe in HTML; anything else as escaped text."""
-    if not value:
-        return "—"
-    if value.lower().startswith(("https://", "http://")):
-        return f'<a href="{esc_attr(value)}">{esc(cut(value, 60))}</a>'
-    return esc(value)
+@feature.message(Command("shop"), flags=needs(P.SHOP_VIEW))
+async def show(message: Message, ctx: Ctx, state: FSMContext, shops: ShopService) -> None:
+    if await state.get_state() in FIELD_OF:
+        await state.clear()  # /shop again: start over from the card
+    overview = await shops.overview()
+    await ctx.send(shop_text(overview), reply_markup=shop_keyboard(ctx.role))
 
 
-def cvety_shop_line(shop: Shop) -> str:
-    # a shop's name can be a phone number: shown as it is, in quotes
-    return _("«{name}» (id {id}, код города {city})").format(
-        name=esc(shop.name or "—"), id=shop.id, city=esc(shop.city or "—")
-    )
+@feature.callback_query(ShopCb.filter(F.action == "e"), flags=needs(P.SHOP_EDIT))
+async def edit(query: CallbackQuery, callback_data: ShopCb, ctx: Ctx, state: FSMContext) -> None:
+    try:
+        field = ShopField(callback_data.arg)
+    except ValueError:
+        await ctx.toast(_("Эта кнопка устарела. Откройте раздел заново."))
+        return
+    await state.set_state(EDITING[field])
+    await ctx.send(ask_text(field), reply_markup=cancel_keyboard())
 
 
-def shop_text(overview: ShopOverview) -> str:
-    info = overview.info
-    dash = "—"
-    lines = [
-        _("🏪 <b>{name}</b>").format(name=esc(info.name) if info.name else _("Магазин")),
-        "",
-        _("Адрес: {address}").format(address=esc(info.address) if info.address else dash),
-        _("Телефон: {phone}").format(phone=esc(info.phone) if info.phone else dash),
-        _("Часы работы: {hours}").format(hours=esc(info.working_hours) if info.working_hours else dash),
-        _("Город: {city}").format(city=esc(info.city) if info.city else dash),
-        "",
-        _("Instagram: {link}").format(link=link(info.social.instagram)),
-        _("WhatsApp: {link}").format(link=link(info.social.whatsapp)),
-        _("Telegram: {link}").format(link=link(info.social.telegram)),
-        "",
-    ]
-    shops = overview.shops
-    if shops is None:
-        lines.append(_("cvety.kz: не удалось узнать магазин — сайт не ответил."))
-    elif not shops:
-        lines.append(_("cvety.kz: токен не привязан ни к одному магазину."))
-    else:
-        lines.append(_("Магазин на cvety.kz: {shop}").format(shop=cvety_shop_line(shops[0])))
-        for other in shops[1:SHOWN_SHOPS]:
-            lines.append("• " + cvety_shop_line(other))
-        if len(shops) > SHOWN_SHOPS:
-            lines.append(_("… и ещё {count}").format(count=len(shops) - SHOWN_SHOPS))
-    return "\n".join(lines)
+async def save_value(
+    message: Message, value: str | None, ctx: Ctx, state: FSMContext, shops: ShopService
+) -> None:
+    field = FIELD_OF[str(await state.get_state())]
+    await state.clear()
+    try:
+        overview = await shops.save(ctx.role, field, value)
+    except NotAllowed:
+        await ctx.send(_("Данные магазина меняет только владелец."))
+        return
+    except ApiError as error:
+        await ctx.failed(error, then=_("Данные магазина не изменены."))
+        return
+    await ctx.send(saved_text(overview), reply_markup=shop_keyboard(ctx.role))
 
 
-def shop_keyboard(role: Role) -> InlineKeyboardMarkup | None:
-    if not can(role, Permission.SHOP_EDIT):
-        return None
-    buttons = [button(_(label), ShopCb(action="e", arg=field).pack()) for field, label in EDIT_LABELS.items()]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+for _field, _state in EDITING.items():
+    typed(
+        feature,
+        _state,
+        read=partial(clean_shop_value, _field),
+        problem=problem_text,
+        again=partial(ask_text, _field),
+        markup=cancel_keyboard,
+        need=(P.SHOP_EDIT,),
+        waiting=N_("Сейчас я жду новое значение."),
+    )(save_value)
 
 
-def cancel_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(_("↩️ Отмена"), ShopCb(action="x").pack())]])
-
-
-# --- the router ----------------------------------------------------------------------------------
-
-
-def get_router() -> Router:
-    router = Router(name="shop")
-
-    @router.message(Command("shop"))
-    async def show(message: Message, role: Role, state: FSMContext, shops: ShopService) -> None:
-        if not can(role, Permission.SHOP_VIEW):
-            await message.answer(_("Информация о магазине вам недоступна."))
-            return
-        if await state.get_state() == ShopEdit.value.state:
-            await state.clear()
-        overview = await shops.overview()
-        await message.answer(shop_text(overview), reply_markup=shop_keyboard(role))
-
-    @router.callback_query(ShopCb.filter(F.action == "e"))
-    async def edit(query: CallbackQuery, callback_data: ShopCb, role: Role, state: FSMContext) -> None:
-        if not can(role, Permission.SHOP_EDIT):
-            await query.answer(_("Данные магазина меняет только владелец."), show_alert=True)
-            return
-        try:
-            field = ShopField(callback_data.arg)
-        except ValueError:
-            await query.answer(_("Эта кнопка устарела. Откройте раздел заново."))
-            return
-        await query.answer()
-        await state.set_state(ShopEdit.value)
-        await state.set_data({"shop_field": field.value})
-        if isinstance(query.message, Message):
-            await query.message.answer(_(ASK[field]), reply_markup=cancel_keyboard())
-
-    @router.message(ShopEdit.value, F.text)
-    async def typed(message: Message, state: FSMContext, role: Role, shops: ShopService) -> None:
-        try:
-            field = ShopField(str((await state.get_data()).get("shop_field")))
-        except ValueError:
-            await state.clear()
-            await message.answer(_("Эта кнопка устарела. Откройте раздел заново."))
-            return
-        text = message.text or ""
-        if text.startswith("/"):
-            await message.answer(_("Сейчас я жду новое значение. /cancel — выйти."))
-            return
-        try:
-            value = clean_shop_value(field, text)
-        except InvalidInput as error:
-            await message.answer(problem_text(error) + "\n" + _(ASK[field]), reply_markup=cancel_keyboard())
-            return
+@feature.callback_query(ShopCb.filter(F.action == "x"), flags=needs())
+async def leave(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
+    if await state.get_state() in FIELD_OF:
         await state.clear()
-        try:
-            overview = await shops.save(role, field, value)
-        except NotAllowed:
-            await message.answer(_("Данные магазина меняет только владелец."))
-            return
-        except ApiError as error:
-            await message.answer(esc(explain(error)) + "\n" + _("Данные магазина не изменены."))
-            return
-        await message.answer(
-            _("✅ Сохранено.") + "\n\n" + shop_text(overview), reply_markup=shop_keyboard(role)
-        )
+    await ctx.show(_("Отменено. Ничего не сохранено."))
 
-    @router.callback_query(ShopCb.filter(F.action == "x"))
-    async def leave(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
-        await query.answer()
-        if await state.get_state() == ShopEdit.value.state:
-            await state.clear()
-        if isinstance(query.message, Message):
-            await edit_or_send(bot, query.message, text=_("Отменено. Ничего не сохранено."))
 
-    @router.message(ShopEdit.value)
-    async def hint(message: Message) -> None:
-        await message.answer(_("Жду текст сообщением. /cancel — выйти."))
-
-    return router
+@feature.message(*EDITING.values(), flags=needs())
+async def hint(message: Message, ctx: Ctx) -> None:
+    await ctx.send(_("Жду текст сообщением. /cancel — выйти."))

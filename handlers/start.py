@@ -1,62 +1,46 @@
-"""/start and /help: a greeting and the menu that fits the person's role."""
+"""/start, /help and /cancel: a greeting with the person's main actions as buttons (each button
+is handled by the feature owning its command, as if the command was typed), the full list of
+commands, and a way out of any started step."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
-from handlers.commands import commands_for
-from services.person import Person
-from services.roles import Role
-from views.i18n import N_
-from views.render import esc
+from handlers.context import Ctx, needs
+from handlers.feature import Feature
+from handlers.orders import OrderFlow
+from views.start import help_text, main_actions, start_text
 
-ROLE_NAMES = {
-    Role.OWNER: N_("владелец"),
-    Role.SENIOR: N_("старший флорист"),
-    Role.FLORIST: N_("флорист"),
-    Role.ASSISTANT: N_("помощник"),
-    Role.COURIER: N_("курьер"),
-}
+CANCEL_WORDS = {"отмена", "cancel", "бас тарту"}
+# Steps that come after the work is saved (a photo offered once the status has changed):
+# leaving them drops only what they offered.
+AFTER_SAVE = {OrderFlow.photo.state}
+
+feature = Feature("start")
+get_router = feature.router
 
 
-def role_name(role: Role) -> str:
-    return _(ROLE_NAMES[role])
+@feature.message(CommandStart(), flags=needs())
+async def start(message: Message, ctx: Ctx, demo: bool = False) -> None:
+    await ctx.send(start_text(ctx.person.name, ctx.role, demo), reply_markup=main_actions(ctx.role))
 
 
-def menu_text(role: Role) -> str:
-    lines = [f"/{c.command} — {_(c.description)}" for c in commands_for(role)]
-    return "\n".join(lines)
+@feature.message(Command("help"), flags=needs())
+async def help_(message: Message, ctx: Ctx) -> None:
+    await ctx.send(help_text(ctx.role))
 
 
-def get_router() -> Router:
-    router = Router(name="start")
-
-    @router.message(CommandStart())
-    async def start(message: Message, staff: Person, role: Role, settings: Settings) -> None:
-        parts = [
-            _("Здравствуйте, {name}! Вы — {role}.").format(name=esc(staff.name), role=role_name(role)),
-        ]
-        if settings.demo:
-            parts.append(_("🧪 Демо-режим: магазин, заказы и склад ненастоящие — можно нажимать всё."))
-        parts.append(_("Что я умею:") + "\n" + menu_text(role))
-        await message.answer("\n\n".join(parts))
-
-    @router.message(Command("help"))
-    async def help_(message: Message, role: Role) -> None:
-        await message.answer(_("Что я умею:") + "\n" + menu_text(role))
-
-    @router.message(Command("cancel"))
-    @router.message(F.text.casefold().in_({"отмена", "cancel", "бас тарту"}))
-    async def cancel(message: Message, state: FSMContext) -> None:
-        if await state.get_state() is None:
-            await message.answer(_("Нечего отменять. /help — что я умею."))
-            return
-        await state.clear()
-        await message.answer(_("Отменено. Ничего не сохранено."))
-
-    return router
+# Registered before every feature's steps (handlers/__init__.py), so it leaves any of them.
+@feature.message(Command("cancel"), flags=needs())
+@feature.message(F.text.casefold().in_(CANCEL_WORDS), flags=needs())
+async def cancel(message: Message, ctx: Ctx, state: FSMContext) -> None:
+    if await state.get_state() is None:
+        await ctx.send(_("Нечего отменять. /help — что я умею."))
+        return
+    left = await state.get_state()
+    await state.clear()
+    await ctx.send(_("Хорошо, без фото.") if left in AFTER_SAVE else _("Отменено. Ничего не сохранено."))

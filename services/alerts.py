@@ -304,6 +304,7 @@ def missed_summaries(
         missed.append(Summary.EVENING)
     return missed
 
+
 _HOURS = re.compile(r"(\d{1,2})[:.](\d{2})\s*[-–—]\s*(\d{1,2})[:.](\d{2})")
 DEFAULT_OPENING = time(9, 0)
 DEFAULT_CLOSING = time(21, 0)

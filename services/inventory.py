@@ -7,9 +7,13 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from services.crm_api import CrmApi
 from services.models import Flower, LowStockReport, Movement, StockProduct
+from services.outbox import Outbox, WriteKind, WriteOutcome, op_ids_in
+from services.staff import StaffService
+from services.storage.errors import StorageError
 from services.storage.repositories import KeyValueStore
 
 MAX_STEMS = 100_000
@@ -154,6 +158,15 @@ def suggest(query: str, flowers: list[Flower], limit: int = 3) -> list[Flower]:
     return [by_name[n] for n in close[:limit]]
 
 
+def looks_like_invoice(text: str) -> bool:
+    """Several lines, or one line ending in a number after a name («Роза красная 60 50»)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        return True
+    words = text.split()
+    return len(words) >= 3 and words[-1].isdigit() and words[-2].isdigit()
+
+
 # --- invoices --------------------------------------------------------------------------------------
 
 
@@ -234,6 +247,87 @@ def _parse_line(line: str, flowers: list[Flower]) -> InvoiceLine:
     return InvoiceLine(line, LineStatus.UNMATCHED, suggestions=suggest(name, flowers))
 
 
+def invoice_rows(lines: list[InvoiceLine]) -> list[dict[str, Any]]:
+    """The lines that will be saved, as they wait in the flow for «Сохранить»."""
+    return [
+        {
+            "flower_id": line.flower.id,
+            "flower_name": line.flower.name,
+            "quantity": line.quantity,
+            "price": line.price,
+        }
+        for line in lines
+        if line.status is LineStatus.OK and line.flower is not None
+    ]
+
+
+@dataclass
+class InvoiceSaved:
+    outcomes: list[WriteOutcome]  # the lines stored, in order (duplicates of a second tap included)
+    failure: StorageError | None = None  # why the rest was not stored
+
+
+async def submit_invoice(
+    outbox: Outbox, rows: list[dict[str, Any]], op_id: str, *, created_by: int, chat_id: int
+) -> InvoiceSaved:
+    """Each line through the outbox under its own op id, so «Сохранить» again after the database
+    stopped taking them stores the rest and skips the lines stored already."""
+    saved = InvoiceSaved([])
+    for index, row in enumerate(rows):
+        payload = {**row, "note": "накладная"}
+        try:
+            outcome = await outbox.submit(
+                WriteKind.FLOWER_DELIVERY,
+                payload,
+                created_by=created_by,
+                chat_id=chat_id,
+                op_id=f"{op_id}{index:02x}"[:32],
+            )
+        except StorageError as error:
+            saved.failure = error
+            break
+        saved.outcomes.append(outcome)
+    return saved
+
+
+def write_of(draft: dict[str, Any]) -> tuple[WriteKind, dict[str, Any]]:
+    """The outbox write of a confirmed delivery or write-off (as the flow keeps it)."""
+    common = {
+        "flower_id": draft["flower_id"],
+        "quantity": draft["quantity"],
+        "flower_name": draft["flower_name"],
+    }
+    if draft.get("mode") == "writeoff":
+        note = f"📷 {draft['photo_url']}" if draft.get("photo_url") else None
+        return WriteKind.FLOWER_WRITEOFF, {**common, "reason": draft["reason"], "note": note}
+    return WriteKind.FLOWER_DELIVERY, {
+        **common,
+        "price": draft.get("price"),
+        "supplier": draft.get("supplier"),
+    }
+
+
+def stocktake_differences(
+    items: list[dict[str, Any]], counted: dict[str, int]
+) -> list[tuple[dict[str, Any], int]]:
+    """The counted items whose real quantity differs from the system's, with that quantity."""
+    return [
+        (item, counted[item["id"]])
+        for item in items
+        if counted.get(item["id"], item["quantity"]) != item["quantity"]
+    ]
+
+
+async def authors(movements: list[Movement], outbox: Outbox, staff: StaffService) -> dict[str, str]:
+    """op id → name of who confirmed it, for the movements the bot wrote."""
+    op_ids = {op for m in movements for op in op_ids_in(m.note)}
+    if not op_ids:
+        return {}
+    by_op = await outbox.authors(op_ids)
+    names = await staff.names(set(by_op.values()))
+    return {op: names[person] for op, person in by_op.items() if person in names}
+
+
 # --- lookups ---------------------------------------------------------------------------------------
 
 
@@ -264,6 +358,13 @@ class InventoryService:
             if flower.id == flower_id:
                 return flower
         return None
+
+    async def of_ids(self, flower_ids: list[str]) -> list[Flower]:
+        """These flowers in this order, those still in the list."""
+        if not flower_ids:
+            return []
+        flowers = {f.id: f for f in await self._crm.list_flowers()}
+        return [flowers[i] for i in flower_ids if i in flowers]
 
     async def history(self, flower_id: str | None = None, limit: int = 20) -> list[Movement]:
         return await self._crm.history(flower_id=flower_id, limit=limit)
@@ -299,3 +400,16 @@ class RecentChoices:
     async def remember_supplier(self, name: str) -> None:
         recent = [s for s in await self.suppliers() if s.casefold() != name.casefold()]
         await self._kv.set("recent_suppliers", [name, *recent][:RECENT_SUPPLIERS])
+
+    async def delivery_defaults(self, flower_id: str) -> tuple[int | None, str | None]:
+        """The price this flower came at last time and the supplier used last: a delivery is
+        mostly the same as the one before, so the summary offers them, changed in one tap."""
+        price = await self._kv.get(f"last_price:{flower_id}")
+        suppliers = await self.suppliers()
+        return (price if isinstance(price, int) else None), (suppliers[0] if suppliers else None)
+
+    async def remember_delivery(self, flower_id: str, price: int | None, supplier: str | None) -> None:
+        if price is not None:
+            await self._kv.set(f"last_price:{flower_id}", price)
+        if supplier:
+            await self.remember_supplier(supplier)

@@ -27,6 +27,11 @@ CLOSED_STATUSES = frozenset({S.FINISHED, S.CANCELLED, S.REFUNDED})
 LIST_FETCH_LIMIT = 100  # the server's maximum page: one call serves every page of a tab
 PAGE_SIZE = 8
 AUDIT_ACTION = "order.status"
+PHOTO_ACTION = "order.photo"  # a photo sent after the change it belongs to
+# Statuses a photo belongs to: the bouquet when assembled, the handover when delivered.
+PHOTO_STEPS = frozenset({OrderStatus.ASSEMBLED, OrderStatus.FINISHED})
+REASON_MIN = 3
+REASON_MAX = 500
 LEASE_TTL = timedelta(seconds=60)  # longer than a change can take (two reads, a write, a re-read)
 LEASE_WAIT = 10.0  # seconds another replica may hold an order before we give up
 LEASE_RETRY = 0.1
@@ -80,7 +85,7 @@ class Tab(StrEnum):
 
 
 STAFF_TABS = (Tab.NEW, Tab.ACCEPTED, Tab.ASSEMBLED, Tab.IN_DELIVERY, Tab.TODAY, Tab.TOMORROW)
-COURIER_TABS = (Tab.READY, Tab.MINE)
+COURIER_TABS = (Tab.MINE, Tab.READY)  # /orders opens on the first: what a courier is carrying
 
 _TAB_STATUSES: dict[Tab, frozenset[str]] = {
     Tab.NEW: frozenset({S.NEW, S.PAID}),
@@ -98,6 +103,30 @@ _SERVER_FILTER = {
     Tab.READY: S.ASSEMBLED,
     Tab.MINE: S.IN_DELIVERY,
 }
+
+
+class TabHidden(PermissionError):
+    """A list this role does not get (a forged or stale tab button)."""
+
+
+class OrderHidden(PermissionError):
+    """An order this role may not see (someone else's delivery, a closed order for a florist)."""
+
+
+class BadReason(ValueError):
+    """A typed cancel reason that is too short or too long."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+
+def cancel_reason(text: str) -> str:
+    """A typed cancel reason, spaces tidied; BadReason when it says too little or too much."""
+    reason = " ".join(text.split())
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise BadReason(len(reason))
+    return reason
 
 
 def tabs_for(role: Role) -> tuple[Tab, ...]:
@@ -125,6 +154,7 @@ class Handling:
     status: str
     at: datetime
     comment: str | None
+    attached: bool = False  # a photo sent after the change, not a change
 
 
 @dataclass(frozen=True)
@@ -133,6 +163,7 @@ class OrderCard:
     allowed: AllowedStatuses | None  # None when allowed-statuses failed: show the card without buttons
     handled: list[Handling] = field(default_factory=list)  # oldest first
     photo_url: str | None = None  # bouquet photo: the server's, else one the bot attached
+    handover_url: str | None = None  # the delivery photo, when the courier sent one
 
 
 class ChangeOutcome(StrEnum):
@@ -209,10 +240,11 @@ class OrderService:
 
     # --- lists ---------------------------------------------------------------------------------
 
-    async def list_tab(self, tab: Tab, role: Role, actor_id: int, page: int = 0) -> OrderListPage:
+    async def list_tab(self, code: Tab | str, role: Role, actor_id: int, page: int = 0) -> OrderListPage:
         """One API call per page shown: the newest orders, filtered and sorted here."""
-        if tab not in tabs_for(role):
-            raise PermissionError(f"tab {tab} is not for {role}")
+        tab = next((t for t in tabs_for(role) if t == code), None)
+        if tab is None:
+            raise TabHidden(f"tab {code!r} is not for {role}")
         server_status = _SERVER_FILTER.get(tab)
         result = await self._cvety.list_orders(status=server_status, limit=LIST_FETCH_LIMIT)
         mine = await self._taken_by(actor_id) if tab is Tab.MINE else set()
@@ -260,22 +292,22 @@ class OrderService:
             allowed = AllowedStatuses(order_id=order_id, current=detail.status, allowed=[])
         else:
             allowed = allowed_or_error
-        handled = await self.handling(order_id)
-        return OrderCard(detail, allowed, handled, self._photo(detail, handled))
+        handled = await self.handling(order_id, photos=True)
+        return OrderCard(detail, allowed, handled, *_photos(detail, handled))
 
-    async def handling(self, order_id: int) -> list[Handling]:
+    async def card_for(self, order_id: int, role: Role, actor_id: int) -> OrderCard:
+        """The card as this person may see it; OrderHidden when they may not (checked every time)."""
+        card = await self.card(order_id)
+        took_it = card.order.status == S.IN_DELIVERY and await self.took_it(order_id, actor_id)
+        if not may_view(role, card.order, took_it=took_it):
+            raise OrderHidden(f"order {order_id} is not for {role}")
+        return card
+
+    async def handling(self, order_id: int, *, photos: bool = False) -> list[Handling]:
+        """Who moved the order where, oldest first; with `photos`, the photos sent after a move too."""
+        actions = (AUDIT_ACTION, PHOTO_ACTION) if photos else (AUDIT_ACTION,)
         entries = await self._audit.for_target(f"order:{order_id}", limit=20)
-        return [_handling(e) for e in reversed(entries) if e.action == AUDIT_ACTION]
-
-    @staticmethod
-    def _photo(order: Order, handled: list[Handling]) -> str | None:
-        if order.assembled_image_url:
-            return order.assembled_image_url
-        for entry in reversed(handled):
-            url = photo_url_in(entry.comment)
-            if url and entry.status == S.ASSEMBLED:
-                return url
-        return None
+        return [_handling(e) for e in reversed(entries) if e.action in actions]
 
     # --- status changes ------------------------------------------------------------------------
 
@@ -290,8 +322,8 @@ class OrderService:
         comment: str | None = None,
     ) -> ChangeResult:
         """Move `order_id` from `expected` to `target` once, whatever the taps and the network do."""
-        if not may_change(role, expected, target):
-            return ChangeResult(ChangeOutcome.FORBIDDEN)
+        if not may_change(role, expected, target) or (target == S.CANCELLED and not comment):
+            return ChangeResult(ChangeOutcome.FORBIDDEN)  # a cancel always says why
         return await self._changed(await self._change(actor_id, role, order_id, expected, target, comment))
 
     async def _change(
@@ -385,12 +417,13 @@ class OrderService:
             if changed_to is None:
                 return fallback
             order = fallback.order.model_copy(update={"status": changed_to})
-            return OrderCard(order, None, await self.handling(order.id), fallback.photo_url)
+            handled = await self.handling(order.id, photos=True)
+            return OrderCard(order, None, handled, *_photos(order, handled))
 
     @staticmethod
     def _last_move(card: OrderCard) -> Handling | None:
         for entry in reversed(card.handled):
-            if entry.status == card.order.status:
+            if entry.status == card.order.status and not entry.attached:
                 return entry
         return None
 
@@ -402,6 +435,28 @@ class OrderService:
         if not result.urls:
             raise ApiRejected("upload returned no URL", backend="cvety", endpoint="POST /uploads/images")
         return result.urls[0]
+
+    async def photo_target(self, order_id: int, role: Role) -> tuple[OrderCard, str | None]:
+        """The order and the step a photo of it would make now for this role (assembled or
+        delivered), None when a photo makes none."""
+        card = await self.card(order_id)
+        actions = actions_for(role, card.allowed) if card.allowed else []
+        return card, next((t for t in actions if t in PHOTO_STEPS), None)
+
+    async def attach_photo(self, order_id: int, actor_id: int, url: str, status: str) -> OrderCard | None:
+        """A photo sent after the person's own change to `status` (offered, not required), kept
+        with the order's handling so its card shows it; the card re-read, None if that failed."""
+        await self._audit.record(
+            actor_id=actor_id,
+            action=PHOTO_ACTION,
+            target=f"order:{order_id}",
+            after=status,
+            comment=photo_comment(url),
+        )
+        try:
+            return await self.card(order_id)
+        except ApiError:
+            return None
 
 
 PHOTO_MARK = "📷 "
@@ -421,4 +476,14 @@ def photo_url_in(comment: str | None) -> str | None:
 
 
 def _handling(entry: AuditEntry) -> Handling:
-    return Handling(entry.actor_id, entry.after or "", entry.at, entry.comment)
+    return Handling(entry.actor_id, entry.after or "", entry.at, entry.comment, entry.action == PHOTO_ACTION)
+
+
+def _photos(order: Order, handled: list[Handling]) -> tuple[str | None, str | None]:
+    """The bouquet photo (the server's, else the newest kept with «assembled») and the handover's."""
+
+    def newest(status: str) -> str | None:
+        urls = [photo_url_in(e.comment) for e in handled if e.status == status]
+        return next((url for url in reversed(urls) if url), None)
+
+    return order.assembled_image_url or newest(S.ASSEMBLED), newest(S.FINISHED)

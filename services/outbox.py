@@ -145,9 +145,7 @@ class Outbox:
             for entry in await self._repository.due(self._now()):
                 await self._attempt(entry, retried=True)
             untold = await self._repository.untold()
-        return [
-            _outcome(e, _STATE_OF_STATUS[e.status], reason=e.last_error, retried=True) for e in untold
-        ]
+        return [_outcome(e, _STATE_OF_STATUS[e.status], reason=e.last_error, retried=True) for e in untold]
 
     async def told(self, op_id: str) -> None:
         await self._repository.mark_told(op_id, self._now())

@@ -56,6 +56,7 @@ class Refusal(StrEnum):
     NOT_ALLOWED = "not_allowed"  # the role may not manage colleagues at all
     OWNER_PROTECTED = "owner_protected"  # a senior touching an owner
     NO_OWNER_PROMOTION = "no_owner_promotion"  # a senior making someone an owner
+    ROLES_OWNER_ONLY = "roles_owner_only"  # anyone but an owner changing a role in the bot
 
 
 class PeopleError(Exception):
@@ -76,6 +77,28 @@ def check_manage(actor: Role, target_position: str | None, new_position: str | N
         raise PeopleError(Refusal.NO_OWNER_PROMOTION)
 
 
+def allowed_position(actor: Role, value: str) -> str:
+    """The position `actor` may give a colleague; ValueError for none such, PeopleError when it
+    is not theirs to give (only an owner makes owners)."""
+    position = clean_position(value)
+    check_manage(actor, None, position)
+    return position
+
+
+def positions_to_give(actor: Role) -> list[str]:
+    return [p for p in POSITIONS if actor is Role.OWNER or p not in OWNER_POSITIONS]
+
+
+def roles_to_give(actor: Role) -> list[Role]:
+    """The bot roles `actor` may invite with: an owner only by an owner."""
+    return [r for r in Role if actor is Role.OWNER or r is not Role.OWNER]
+
+
+def may_give_roles(actor: Role) -> bool:
+    """Changing a connected person's role in the bot is the owner's alone."""
+    return actor is Role.OWNER
+
+
 @dataclass(frozen=True)
 class ColleagueView:
     colleague: Colleague
@@ -90,7 +113,9 @@ class ColleagueService:
         self._audit = audit
 
     async def list(self, *, only_active: bool, position: str | None = None) -> ColleagueList:
-        """One call; filtered again here, as the server's filters are not to be trusted blindly."""
+        """One call; filtered again here, as the server's filters are not to be trusted blindly.
+        ValueError for a position there is none of."""
+        position = clean_position(position) if position else None
         result = await self._crm.list_colleagues(is_active=True if only_active else None, position=position)
         items = [
             c
@@ -105,6 +130,15 @@ class ColleagueService:
             if colleague.id == colleague_id:
                 return ColleagueView(colleague, await self.member_of(colleague_id))
         return None
+
+    async def editable(self, actor: Role, colleague_id: str) -> ColleagueView:
+        """The colleague `actor` is about to change: LookupError when gone, PeopleError when
+        not theirs to change (a senior and an owner)."""
+        current = await self.view(colleague_id)
+        if current is None:
+            raise LookupError(colleague_id)
+        check_manage(actor, current.colleague.position)
+        return current
 
     async def member_of(self, colleague_id: str) -> Person | None:
         for member in await self._staff.list_all():
@@ -125,9 +159,7 @@ class ColleagueService:
         )
         return colleague
 
-    async def edit(
-        self, actor: Person, role: Role, colleague_id: str, field: str, value: str
-    ) -> Colleague:
+    async def edit(self, actor: Person, role: Role, colleague_id: str, field: str, value: str) -> Colleague:
         current = await self.view(colleague_id)
         if current is None:
             raise LookupError(colleague_id)
@@ -161,10 +193,7 @@ class ColleagueService:
         return updated
 
     async def toggle(self, actor: Person, role: Role, colleague_id: str) -> Colleague:
-        current = await self.view(colleague_id)
-        if current is None:
-            raise LookupError(colleague_id)
-        check_manage(role, current.colleague.position)
+        current = await self.editable(role, colleague_id)
         updated = await self._crm.toggle_colleague(colleague_id)
         await self._audit.record(
             actor_id=actor.telegram_id,
@@ -177,11 +206,9 @@ class ColleagueService:
             await self._revoke_access(colleague_id, actor)
         return updated
 
-    async def delete(self, actor: Person, role: Role, colleague_id: str) -> None:
-        current = await self.view(colleague_id)
-        if current is None:
-            raise LookupError(colleague_id)
-        check_manage(role, current.colleague.position)
+    async def delete(self, actor: Person, role: Role, colleague_id: str) -> Colleague:
+        """The colleague as they were; LookupError when already gone."""
+        current = await self.editable(role, colleague_id)
         await self._crm.delete_colleague(colleague_id)
         await self._audit.record(
             actor_id=actor.telegram_id,
@@ -190,6 +217,7 @@ class ColleagueService:
             before=current.colleague.name,
         )
         await self._revoke_access(colleague_id, actor)
+        return current.colleague
 
     async def _revoke_access(self, colleague_id: str, actor: Person) -> None:
         """A deactivated or deleted colleague loses the bot at once (their next tap is refused)."""
@@ -207,11 +235,21 @@ class ColleagueService:
                 .values(revoked_at=utcnow())
             )
 
-    async def set_role(self, actor: Person, role: Role, telegram_id: int, new_role: Role) -> Person:
-        """Owners change a person's role in the bot; it applies to their next tap."""
-        if role is not Role.OWNER:
-            raise PeopleError(Refusal.NOT_ALLOWED)
-        return await self._staff.change_role(telegram_id, new_role, actor_id=actor.telegram_id)
+    async def bot_member(self, actor: Role, colleague_id: str) -> Person:
+        """The person connected to the bot as this colleague, whose role `actor` is about to
+        change: PeopleError unless an owner, LookupError when nobody is connected."""
+        if not may_give_roles(actor):
+            raise PeopleError(Refusal.ROLES_OWNER_ONLY)
+        member = await self.member_of(colleague_id)
+        if member is None:
+            raise LookupError(colleague_id)
+        return member
+
+    async def set_role(self, actor: Person, role: Role, colleague_id: str, new_role: str) -> Person:
+        """Owners change a person's role in the bot; it applies to their next tap. ValueError
+        for a role there is none of."""
+        member = await self.bot_member(role, colleague_id)
+        return await self._staff.change_role(member.telegram_id, Role(new_role), actor_id=actor.telegram_id)
 
 
 # --- invitations ---------------------------------------------------------------------------------
@@ -255,11 +293,13 @@ class InviteService:
         self.clock = now or (lambda: datetime.now(UTC))
 
     async def create(
-        self, actor: Person, actor_role: Role, role: Role, *, colleague: Colleague | None = None
+        self, actor: Person, actor_role: Role, role: Role | str, *, colleague: Colleague | None = None
     ) -> Invite:
+        """A one-time link for `role` (ValueError for a role there is none of)."""
+        role = Role(role)
         if not can(actor_role, Permission.COLLEAGUES_MANAGE):
             raise PeopleError(Refusal.NOT_ALLOWED)
-        if role is Role.OWNER and actor_role is not Role.OWNER:
+        if role not in roles_to_give(actor_role):
             raise PeopleError(Refusal.NO_OWNER_PROMOTION)
         if colleague is not None:
             check_manage(actor_role, colleague.position)

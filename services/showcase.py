@@ -43,6 +43,7 @@ ALBUM_WAIT = 1.0  # seconds without a new photo of the same album before it coun
 PHOTO_IDS_KEPT = 500
 _RECENT_TITLES_KEY = "showcase:recent_titles"
 _DRAFT_KEY = "showcase:draft:"  # draft id -> the product id it became (0: unknown id)
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _UNCERTAIN = -1  # the create timed out and the product was not found
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -146,6 +147,24 @@ def check_image(content: bytes) -> str:
     if content_type is None or content_type not in IMAGE_TYPES:
         raise ShowcaseInputError(Problem.NOT_IMAGE)
     return content_type
+
+
+def on_showcase(product: Product) -> bool:
+    """A bouquet on sale on the showcase: the one whose price, size and «sold» may change."""
+    return product.is_available is not False and (product.type or VITRINA) == VITRINA
+
+
+def caption_title(captions: list[str | None]) -> str | None:
+    """The title a florist wrote under the photos, when it makes one."""
+    try:
+        return clean_title(next((c for c in captions if c), None) or "")
+    except ShowcaseInputError:
+        return None
+
+
+def photo_file(number: int, content: bytes, content_type: str) -> tuple[str, bytes, str]:
+    """One photo of a new bouquet as the upload wants it: a name, the bytes and their type."""
+    return f"bouquet-{number}.{_EXTENSIONS[content_type]}", content, content_type
 
 
 def days_on_showcase(product: Product, today: date, tz: ZoneInfo = ALMATY) -> int | None:
@@ -253,14 +272,16 @@ class BouquetDraft:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> BouquetDraft:
+        """The draft from the form's answers: title, price, size ([width, height] or None)."""
+        width, height = data.get("size") or (None, None)
         return cls(
             draft_id=str(data["draft"]),
             sku=str(data["sku"]),
             title=str(data["title"]),
             price=int(data["price"]),
             images=[str(url) for url in data.get("images") or []],
-            width=int(data["width"]) if data.get("width") else None,
-            height=int(data["height"]) if data.get("height") else None,
+            width=int(width) if width else None,
+            height=int(height) if height else None,
         )
 
 
@@ -349,6 +370,15 @@ class ShowcaseService:
             self._photo_ids.pop(next(iter(self._photo_ids)))
 
     # --- changing a bouquet ----------------------------------------------------------------------
+
+    async def refreshed(self, result: Result) -> Product | None:
+        """The bouquet as it is after a change (the one the change returned, else read again)."""
+        if result.product is not None or result.product_id is None or result.outcome is Outcome.NOT_FOUND:
+            return result.product
+        try:
+            return await self._cvety.get_product(result.product_id)
+        except ApiError:  # gone, or the server unreachable: the card stays as it was
+            return None
 
     async def _editable(self, product_id: int) -> Product | Result:
         try:

@@ -58,7 +58,7 @@ async def test_list_with_filters_and_counts(bot: Harness):
 
 
 async def test_florists_and_couriers_have_no_staff_list(bot: Harness):
-    await say(bot, FLORIST, "/staff", "доступен владельцу")
+    await say(bot, FLORIST, "/staff", "Список сотрудников вам недоступен")  # the refusal of needs(VIEW)
     assert "нельзя" in await toast(bot, COURIER, "cl:t:3::0") or "доступно" in await toast(
         bot, COURIER, "cl:t:3::0"
     )
@@ -181,3 +181,60 @@ async def test_deactivating_a_connected_colleague_closes_the_bot_at_once(bot: Ha
     await bot.tg.wait_for("answerCallbackQuery")
     refused = await say(bot, NEWCOMER, "/orders", str(NEWCOMER))
     assert "сотрудников" in refused["text"]
+
+
+async def test_the_staff_button_of_start_opens_the_list(bot: Harness):
+    start = await say(bot, OWNER, "/start", "Здравствуйте")
+    listing = await press(bot, OWNER, "👥 Сотрудники", "Активные · 7", message=start)
+    assert listing["message_id"] != start["message_id"]  # the main screen stays for the next action
+
+
+async def test_a_long_list_pages_in_place(bot: Harness):
+    from datetime import date
+
+    from sandbox.state import Colleague
+
+    assert bot.sandbox is not None
+    for n in range(6):
+        bot.sandbox.state.colleagues[100 + n] = Colleague(
+            100 + n, f"Флорист Номер{n}", "+77010000000", "florist", True, date(2025, 1, 1)
+        )
+    first = await say(bot, OWNER, "/staff", "Активные · 13")
+    assert "стр. 1 из 2" in first["text"] and "◀" not in [t for t, _ in bot.tg.buttons(first)]
+    second = await press_exact(bot, OWNER, "▶", "стр. 2 из 2", message=first)
+    assert second["message_id"] == first["message_id"]
+    assert len([line for line in second["text"].splitlines() if " — " in line]) == 3
+    back = await press_exact(bot, OWNER, "◀", "стр. 1 из 2", message=second)
+    assert back["message_id"] == first["message_id"]
+
+
+async def test_a_position_is_one_button_and_the_card_lives_in_place(bot: Harness):
+    assert bot.sandbox is not None
+    listing = await say(bot, OWNER, "/staff", "Сотрудники")
+    card = await press(bot, OWNER, "Мария Ким", "Телефон", message=listing)
+    assert card["message_id"] == listing["message_id"]  # the list became the card
+    ask = await press(bot, OWNER, "Должность", "Новая должность?", message=card)
+    saved = await press_exact(bot, OWNER, "Менеджер", "Сохранено", message=ask)
+    assert saved["message_id"] == ask["message_id"] and "Менеджер" in saved["text"]
+    assert bot.sandbox.state.colleagues[3].position == "manager"
+    listing = await press(bot, OWNER, "К списку", "Активные · 7", message=saved)
+    assert listing["message_id"] == saved["message_id"]
+
+
+async def test_cancel_under_a_question_leaves_the_form(bot: Harness):
+    listing = await say(bot, SENIOR, "/staff", "Сотрудники")
+    ask = await press(bot, SENIOR, "Добавить", "Как зовут", message=listing)
+    gone = await press(bot, SENIOR, "Отмена", "Отменено", message=ask)
+    assert gone["message_id"] == ask["message_id"] and bot.tg.buttons(gone) == []
+    await say(bot, SENIOR, "/cancel", "Нечего отменять")
+    assert writes(bot) == []
+
+
+async def test_only_an_owner_changes_bot_roles_and_a_newcomer_gets_the_main_actions(bot: Harness):
+    assert "Роли в боте меняет владелец" in await toast(bot, SENIOR, "cl:R:3::0")
+    assert "Роли в боте меняет владелец" in await toast(bot, SENIOR, "cl:r:3:courier:0")
+    code = await invite_link(bot, OWNER, "курьер")
+    bot.tg.user(NEWCOMER, first_name="Аян")
+    welcome = await say(bot, NEWCOMER, f"/start {code}", "Здравствуйте, Аян")
+    assert bot.tg.buttons(welcome) == [("🚚 Мои доставки", "mn:orders")]
+    await say(bot, NEWCOMER, f"/start {code}", "Вы уже в команде")

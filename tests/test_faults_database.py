@@ -85,9 +85,7 @@ async def press(bot: Harness, user: int, label: str, expect: str) -> dict[str, A
 async def delivery_to_confirm(bot: Harness, user: int = FLORIST, quantity: int = 50) -> dict[str, Any]:
     await say(bot, user, "/delivery", "Какой цветок пришёл")
     await say(bot, user, "роза 60", "Сколько стеблей пришло")
-    await say(bot, user, str(quantity), "Цена за стебель")
-    await press(bot, user, "Пропустить", "Поставщик")
-    return await press(bot, user, "Пропустить", "Приход — проверьте")
+    return await say(bot, user, str(quantity), "Приход — проверьте")
 
 
 async def writeoff_to_confirm(bot: Harness, user: int = SENIOR) -> dict[str, Any]:
@@ -410,7 +408,7 @@ async def test_a_full_disk_saves_nothing_says_why_and_works_once_there_is_room(
         assert posts(bot, DELIVERY) == []
         assert await OutboxRepository(bot.app.sessions).get(op_id) is None
         # the flow is where it was: no state was lost, «Сохранить» is offered again
-        assert await bot.app.dp.storage.get_state(_key(bot, FLORIST)) == "Delivery:confirm"
+        assert await bot.app.dp.storage.get_state(_key(bot, FLORIST)) == "Flow:confirm"
         disk.make_room()
         saved = await press(bot, FLORIST, "Сохранить", "Приход сохранён")
         assert f"Теперь на складе: {before + 50}" in saved["text"]
@@ -442,7 +440,7 @@ async def test_a_full_disk_refuses_a_new_flow_state_with_a_clear_word(
         await say(bot, OWNER, "/lowstock", "Мало на складе")  # reading goes on
         disk.make_room()
         await say(bot, ASSISTANT, "/writeoff", "Какой цветок списать")
-        assert await bot.app.dp.storage.get_state(_key(bot, ASSISTANT)) == "WriteOff:flower"
+        assert await bot.app.dp.storage.get_state(_key(bot, ASSISTANT)) == "Flow:flower"
     assert warnings_about(caplog, "database failure in update", "StorageFull")
     no_traceback_logged(caplog)
 
@@ -525,9 +523,7 @@ async def test_postgres_restarted_between_two_updates(
         await pg_server.restart(database_of(pg_url))
         # … the next update after the restart is handled as if nothing happened
         await say(bot, FLORIST, "роза 60", "Сколько стеблей пришло")
-        await say(bot, FLORIST, "50", "Цена за стебель")
-        await press(bot, FLORIST, "Пропустить", "Поставщик")
-        await press(bot, FLORIST, "Пропустить", "Приход — проверьте")
+        await say(bot, FLORIST, "50", "Приход — проверьте")
         await pg_server.restart(database_of(pg_url))
         await press(bot, FLORIST, "Сохранить", "Приход сохранён")
         # … and nothing was lost from the outbox: the queued write goes out once

@@ -254,9 +254,7 @@ async def press(tg: FakeTelegram, label: str, expect: str | None = None) -> dict
 async def delivery_up_to_save(tg: FakeTelegram) -> None:
     await say(tg, "/delivery", "Какой цветок пришёл")
     await say(tg, "роза 60", "Сколько стеблей пришло")
-    await say(tg, "50", "Цена за стебель")
-    await press(tg, "Пропустить", "Поставщик")
-    await press(tg, "Пропустить", "Приход — проверьте")
+    await say(tg, "50", "Приход — проверьте")
 
 
 def applied(sandbox: Sandbox, path: str) -> int:

@@ -327,6 +327,8 @@ async def into_catalog(bot: Harness) -> None:
 async def into_order_photo(bot: Harness) -> None:
     await step(bot, FLORIST, f"/order {ORDER_ACCEPTED}", str(ORDER_ACCEPTED))
     await tap(bot, FLORIST, "Собран", "фото собранного букета")
+    assert bot.sandbox is not None
+    bot.sandbox.requests.clear()  # «Собран» changes the order at once; that write is the way in
 
 
 async def into_cancel_reason(bot: Harness) -> None:
@@ -375,7 +377,10 @@ async def test_odd_messages_in_the_middle_of_a_flow_get_an_answer_and_leave_it_i
     texts = await seen.reply_to(user, "an edit", lambda: _enqueue(bot, "edited_message", moved))
     assert texts == []
     # the flow is still there: /cancel leaves it (idle: there is nothing to cancel)
-    expected = "Нечего отменять" if flow.startswith("idle") else "Отменено"
+    # (the order photo is offered after the change: leaving it is «без фото»)
+    expected = {"order photo": "без фото"}.get(
+        flow, "Нечего отменять" if flow.startswith("idle") else "Отменено"
+    )
     await step(bot, user, "/cancel", expected)
     seen.assert_fine()
 
@@ -590,9 +595,7 @@ async def test_save_under_a_message_that_is_gone_keeps_the_delivery_and_says_so(
     seen = Observer(bot)
     await step(bot, FLORIST, "/delivery", "Какой цветок пришёл")
     await step(bot, FLORIST, "роза 60", "Сколько стеблей пришло")
-    await step(bot, FLORIST, "50", "Цена")
-    await tap(bot, FLORIST, "Пропустить", "Поставщик")
-    summary = await tap(bot, FLORIST, "Пропустить", "проверьте")
+    summary = await step(bot, FLORIST, "50", "проверьте")
     [save] = [data for text, data in bot.tg.buttons(summary) if "Сохранить" in text]
     query_id = await bot.tg.press_on_inaccessible(
         FLORIST, save, chat_id=FLORIST, message_id=summary["message_id"]

@@ -102,7 +102,6 @@ def test_photo_url_round_trips_through_the_comment():
     assert photo_url_in("Клиент отказался") is None and photo_url_in(None) is None
 
 
-
 def test_a_status_code_that_cannot_travel_in_a_button_leaves_only_the_others():
     from services.models import Order
     from services.orders import OrderCard
@@ -116,3 +115,28 @@ def test_a_status_code_that_cannot_travel_in_a_button_leaves_only_the_others():
         fine = card_keyboard(OrderCard(Order(id=1, number="1", status="N"), None), ["AP"], courier=False)
     assert [row[0].text for row in odd.inline_keyboard] == ["🔄 Обновить"]
     assert len(fine.inline_keyboard) == 2
+
+
+def test_a_typed_cancel_reason_is_tidied_and_bounded():
+    from services.orders import REASON_MAX, BadReason, cancel_reason
+
+    assert cancel_reason("  Получатель   переехал \n") == "Получатель переехал"
+    for text in ("а", "  ab  ", "x" * (REASON_MAX + 1)):
+        with pytest.raises(BadReason):
+            cancel_reason(text)
+
+
+def test_a_courier_opens_orders_on_their_own_deliveries():
+    from services.orders import Tab
+
+    assert tabs_for(R.COURIER)[0] is Tab.MINE and Tab.READY in tabs_for(R.COURIER)
+
+
+async def test_a_cancel_without_a_reason_is_forbidden_before_any_call():
+    from zoneinfo import ZoneInfo
+
+    from services.orders import ChangeOutcome, OrderService
+
+    orders = OrderService(None, None, tz=ZoneInfo("Asia/Almaty"))  # type: ignore[arg-type]  # never called
+    result = await orders.change_status(actor_id=1, role=R.OWNER, order_id=1, expected="AP", target="UN")
+    assert result.outcome is ChangeOutcome.FORBIDDEN

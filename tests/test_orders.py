@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from sandbox import data
-from services.orders import AUDIT_ACTION
-from tests.conftest import COURIER, FLORIST, OWNER, SENIOR, Harness, start_harness
+from services.orders import AUDIT_ACTION, PHOTO_ACTION
+from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, SENIOR, Harness, start_harness
 from tests.fake_telegram import TINY_PNG, FakeTelegram
+from views.callbacks import MenuCb
 
 ORDERS = "/cvety/api/v2/orders"
 DETAIL = "/cvety/api/v2/orders/detail"
@@ -62,6 +63,14 @@ async def test_orders_list_tabs_are_edited_in_place_with_one_call_per_page(bot: 
     assert len(bot.tg.messages(OWNER)) == 1
 
 
+async def test_the_start_menu_button_opens_orders_like_the_command(bot: Harness):
+    await bot.tg.send_message(COURIER, "/help")
+    menu = await bot.tg.wait_for_message(COURIER, text_contains="Что я умею")
+    await bot.tg.press_callback_data(COURIER, MenuCb(open="orders").pack(), message=menu)
+    mine = await bot.tg.wait_for_message(COURIER, text_contains="📋 Заказы · Мои доставки")
+    assert mine["message_id"] != menu["message_id"]  # a new message, as /orders sends
+
+
 async def test_list_pages_of_eight(bot: Harness):
     assert bot.sandbox is not None
     for _ in range(10):
@@ -94,7 +103,10 @@ async def test_today_and_tomorrow_tabs(bot: Harness):
 
 async def test_courier_sees_ready_orders_and_own_deliveries(bot: Harness):
     await bot.tg.send_message(COURIER, "/orders")
-    ready = await bot.tg.wait_for_message(COURIER, text_contains="Готовы к доставке")
+    home = await bot.tg.wait_for_message(COURIER, text_contains="Мои доставки")  # what they carry first
+    assert "Здесь пока пусто" in home["text"]
+    await bot.tg.press_button(COURIER, text_contains="Готовы к доставке", message=home)
+    ready = await bot.tg.wait_for_message(COURIER, text_contains="Готовы к доставке ·")
     assert f"№{data.ORDER_CO}" in ready["text"]
     assert f"№{data.ORDER_N}" not in ready["text"] and f"№{data.ORDER_DE}" not in ready["text"]
     assert "Новые" not in str(bot.tg.buttons(ready))
@@ -118,8 +130,8 @@ async def test_courier_cannot_open_an_order_that_is_not_theirs(bot: Harness):
 
 async def test_forged_list_tab_is_refused(bot: Harness):
     await bot.tg.send_message(COURIER, "/orders")
-    ready = await bot.tg.wait_for_message(COURIER, text_contains="Готовы")
-    query = await bot.tg.press_callback_data(COURIER, "ol:n:0", message=ready)
+    mine = await bot.tg.wait_for_message(COURIER, text_contains="Мои доставки")
+    query = await bot.tg.press_callback_data(COURIER, "ol:n:0", message=mine)
     await bot.tg.wait_for("answerCallbackQuery")
     assert "недоступен" in bot.tg.callback_answers[query]["text"]
 
@@ -198,9 +210,9 @@ async def test_happy_path_by_the_right_roles(bot: Harness):
     assert status_of(bot, order_id) == "AP"
 
     await bot.tg.press_button(FLORIST, text_contains="Собран", message=accepted)
-    prompt = await bot.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
-    await bot.tg.press_button(FLORIST, text_contains="Без фото", message=prompt)
-    await bot.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
+    assembled = await bot.tg.wait_for_message(FLORIST, text_contains="💐 Собран")  # at once, no photo gate
+    assert assembled["message_id"] == card["message_id"]
+    assert "📷 Пришлите фото собранного букета, если нужно" in assembled["text"]
     assert status_of(bot, order_id) == "CO"
 
     card = await open_card(bot, COURIER, order_id)
@@ -208,10 +220,9 @@ async def test_happy_path_by_the_right_roles(bot: Harness):
     await bot.tg.wait_for_message(COURIER, text_contains="🚚 В доставке")
     assert status_of(bot, order_id) == "DE"
     await bot.tg.press_button(COURIER, text_contains="Доставлен")
-    prompt = await bot.tg.wait_for_message(COURIER, text_contains="фото вручения")
-    await bot.tg.press_button(COURIER, text_contains="Без фото", message=prompt)
     done = await bot.tg.wait_for_message(COURIER, text_contains="✅ Завершён")
     assert done["message_id"] == card["message_id"]
+    assert "📷 Пришлите фото вручения, если нужно" in done["text"]
     assert status_of(bot, order_id) == "F"
     assert [b for b in bot.tg.buttons(done) if "Доставлен" in b[0]] == []
 
@@ -338,27 +349,35 @@ async def test_cancel_with_a_typed_reason_is_validated(bot: Harness):
 # --- photos --------------------------------------------------------------------------------------
 
 
-async def test_assembled_with_a_bouquet_photo(bot: Harness):
+async def photo_kept_with(bot: Harness, order_id: int) -> str:
+    """The URL of the photo the bot kept with the order's handling (sent after the change)."""
+    history = await bot.app.audit.for_target(f"order:{order_id}")
+    [comment] = [e.comment or "" for e in history if e.action == PHOTO_ACTION]
+    return comment.split("📷", 1)[1].strip()
+
+
+async def test_assembled_then_a_bouquet_photo(bot: Harness):
     assert bot.sandbox is not None
     card = await open_card(bot, FLORIST, data.ORDER_AP)
     await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
-    await bot.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    await bot.tg.wait_for_message(FLORIST, text_contains="Пришлите фото собранного букета, если нужно")
+    assert status_of(bot, data.ORDER_AP) == "CO"  # changed at once: the photo is offered, not a gate
     await bot.tg.send_message(FLORIST, "вот")
     await bot.tg.wait_for_message(FLORIST, text_contains="Жду фото")
     await bot.tg.send_document(
         FLORIST, b"%PDF-1.4 not a photo", file_name="order.pdf", mime_type="application/pdf"
     )
     await bot.tg.wait_for_message(FLORIST, text_contains="Это не фото")
-    assert status_of(bot, data.ORDER_AP) == "AP"
     await bot.tg.send_photo(FLORIST, TINY_PNG)
     assembled = await bot.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
-    assert status_of(bot, data.ORDER_AP) == "CO"
-    comment = bot.sandbox.state.order(data.ORDER_AP).history[-1].comment or ""
-    url = comment.split("📷", 1)[1].strip()
+    assert assembled["message_id"] == card["message_id"]
+    assert status_of(bot, data.ORDER_AP) == "CO" and changes(bot) == 1
+    url = await photo_kept_with(bot, data.ORDER_AP)
     assert url.startswith(bot.sandbox.origin + "/upload/")
     assert any(path.endswith(url.rsplit("/", 1)[1]) for path in bot.sandbox.state.uploads)
     links = [e["url"] for e in assembled.get("entities", []) if e["type"] == "text_link"]
     assert url in links and "Фото букета" in assembled["text"]
+    assert "если нужно" not in assembled["text"]  # the offer is gone once answered
 
 
 async def test_photo_with_the_order_number_as_caption_does_it_in_one_step(bot: Harness):
@@ -371,14 +390,120 @@ async def test_photo_with_the_order_number_as_caption_does_it_in_one_step(bot: H
 
 
 async def test_oversized_photo_is_refused_before_downloading(bot: Harness):
+    assert bot.sandbox is not None
     card = await open_card(bot, FLORIST, data.ORDER_AP)
     await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
-    await bot.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    await bot.tg.wait_for_message(FLORIST, text_contains="Пришлите фото")
     await bot.tg.send_document(
         FLORIST, b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024 + 1), file_name="big.jpg", mime_type="image/jpeg"
     )
     await bot.tg.wait_for_message(FLORIST, text_contains="больше 10 МБ")
-    assert status_of(bot, data.ORDER_AP) == "AP"
+    assert status_of(bot, data.ORDER_AP) == "CO" and not bot.sandbox.state.uploads
+
+
+async def taken_into_delivery(bot: Harness, order_id: int) -> dict:
+    """The courier's card of an assembled order, after «Взять в доставку»."""
+    card = await open_card(bot, COURIER, order_id)
+    await bot.tg.press_button(COURIER, text_contains="Взять в доставку", message=card)
+    return await bot.tg.wait_for_message(COURIER, text_contains="🚚 В доставке")
+
+
+async def test_courier_delivers_in_two_taps(bot: Harness):
+    """Counted as a person would, from a fresh /orders: the order, then «Доставлен». A photo of
+    the handover is offered after the change, never a step before it."""
+    await taken_into_delivery(bot, data.ORDER_CO)  # earlier that day
+    taps = 0
+
+    async def tap(label: str, message: dict, expect: str) -> dict:
+        nonlocal taps
+        taps += 1
+        await bot.tg.press_button(COURIER, text_contains=label, message=message)
+        return await bot.tg.wait_for_message(COURIER, text_contains=expect)
+
+    await bot.tg.send_message(COURIER, "/orders")
+    mine = await bot.tg.wait_for_message(COURIER, text_contains="Мои доставки ·")
+    card = await tap(f"№{data.ORDER_CO}", mine, "Состав")
+    done = await tap("Доставлен", card, "✅ Завершён")
+    assert status_of(bot, data.ORDER_CO) == "F" and taps == 2
+    assert done["message_id"] == card["message_id"]
+    assert "📷 Пришлите фото вручения, если нужно" in done["text"]
+    assert [b for b in bot.tg.buttons(done) if "Доставлен" in b[0]] == []
+
+
+async def test_handover_photo_sent_after_delivery_lands_on_the_card(bot: Harness):
+    assert bot.sandbox is not None
+    card = await taken_into_delivery(bot, data.ORDER_CO)
+    await bot.tg.press_button(COURIER, text_contains="Доставлен", message=card)
+    await bot.tg.wait_for_message(COURIER, text_contains="фото вручения, если нужно")
+    await bot.tg.send_photo(COURIER, TINY_PNG)
+    await bot.tg.wait_for_message(COURIER, text_contains="📷 Фото загружено")
+    shown = bot.tg.messages(COURIER)[0]
+    assert shown["message_id"] == card["message_id"] and "✅ Завершён" in shown["text"]
+    url = await photo_kept_with(bot, data.ORDER_CO)
+    links = [e["url"] for e in shown.get("entities", []) if e["type"] == "text_link"]
+    assert url in links and "Фото вручения" in shown["text"] and "если нужно" not in shown["text"]
+    assert status_of(bot, data.ORDER_CO) == "F" and changes(bot) == 2  # the photo changed no status
+    moves = [e for e in await bot.app.audit.for_target(f"order:{data.ORDER_CO}") if e.action == AUDIT_ACTION]
+    assert [(e.before, e.after) for e in reversed(moves)] == [("CO", "DE"), ("DE", "F")]
+    reopened = await open_card(bot, OWNER, data.ORDER_CO)  # kept: the owner's fresh card shows it too
+    assert "Фото вручения" in reopened["text"] and reopened["text"].count("Доставил(а)") == 1
+
+
+async def test_any_other_command_or_button_leaves_the_photo_step(bot: Harness):
+    card = await open_card(bot, FLORIST, data.ORDER_AP)
+    await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
+    await bot.tg.wait_for_message(FLORIST, text_contains="если нужно")
+    await bot.tg.press_button(FLORIST, text_contains="Обновить", message=card)  # a button: left
+    await bot.tg.wait_for("editMessageText")
+    await bot.tg.send_photo(FLORIST, TINY_PNG)
+    await bot.tg.wait_for_message(FLORIST, text_contains="Не понял")  # no step waits for it
+    card = await open_card(bot, FLORIST, data.ORDER_AP_KEYS)
+    await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
+    await bot.tg.wait_for_message(FLORIST, text_contains="если нужно")
+    await bot.tg.send_message(FLORIST, "/orders")  # a command: left, and it does what it does
+    await bot.tg.wait_for_message(FLORIST, text_contains="📋 Заказы")
+    await bot.tg.send_message(FLORIST, "/cancel")
+    await bot.tg.wait_for_message(FLORIST, text_contains="Нечего отменять")
+    assert status_of(bot, data.ORDER_AP) == status_of(bot, data.ORDER_AP_KEYS) == "CO"
+    assert [
+        e for e in await bot.app.audit.for_target(f"order:{data.ORDER_AP}") if e.action == PHOTO_ACTION
+    ] == []
+
+
+async def test_cancel_in_the_photo_step_says_the_change_stands(bot: Harness):
+    """The status changed before the photo was offered: /cancel leaves only the offer."""
+    card = await open_card(bot, FLORIST, data.ORDER_AP)
+    await bot.tg.press_button(FLORIST, text_contains="Собран", message=card)
+    await bot.tg.wait_for_message(FLORIST, text_contains="если нужно")
+    await bot.tg.send_message(FLORIST, "/cancel")
+    reply = await bot.tg.wait_for_message(FLORIST, text_contains="без фото")
+    assert "Ничего не сохранено" not in reply["text"]
+    assert status_of(bot, data.ORDER_AP) == "CO"
+
+
+async def test_forged_delivered_from_a_role_that_may_not_changes_nothing(bot: Harness):
+    """«Доставлен» is re-checked for every press, forged or not: a florist's, an assistant's, and a
+    courier's for an order that is not in delivery are refused; nothing is called or offered."""
+    assert bot.sandbox is not None
+    mark = len(bot.sandbox.requests)
+    forged = [
+        (FLORIST, f"o:s:{data.ORDER_DE}:F:DE:"),
+        (ASSISTANT, f"o:s:{data.ORDER_DE}:F:DE:"),
+        (COURIER, f"o:s:{data.ORDER_AP}:F:AP:"),
+    ]
+    for user, callback in forged:
+        await bot.tg.send_message(user, "/help")
+        message = await bot.tg.wait_for_message(user, text_contains="Что я умею")
+        query = await bot.tg.press_callback_data(user, callback, message=message)
+        await bot.tg.wait_for(
+            "answerCallbackQuery", lambda c, q=query: c.params.get("callback_query_id") == q
+        )
+        answer = bot.tg.callback_answers[query]
+        assert "нельзя" in answer["text"] and answer.get("show_alert"), (user, answer)
+        assert not any("если нужно" in m["text"] for m in bot.tg.messages(user))
+    assert len(bot.sandbox.requests) == mark and changes(bot) == 0
+    assert status_of(bot, data.ORDER_DE) == "DE" and status_of(bot, data.ORDER_AP) == "AP"
+    assert await bot.app.audit.for_target(f"order:{data.ORDER_DE}") == []
 
 
 # --- failures ------------------------------------------------------------------------------------
@@ -473,14 +598,15 @@ async def test_photo_upload_failure_keeps_waiting_for_the_photo(quick: Harness):
     assert quick.sandbox is not None
     card = await open_card(quick, FLORIST, data.ORDER_AP)
     await quick.tg.press_button(FLORIST, text_contains="Собран", message=card)
-    await quick.tg.wait_for_message(FLORIST, text_contains="пришлите фото")
+    await quick.tg.wait_for_message(FLORIST, text_contains="Пришлите фото")
+    assert status_of(quick, data.ORDER_AP) == "CO"
     quick.sandbox.faults.add("POST", UPLOAD + "*", status=500, times=1)
     await quick.tg.send_photo(FLORIST, TINY_PNG)
     await quick.tg.wait_for_message(FLORIST, text_contains="Фото не загружено")
-    assert status_of(quick, data.ORDER_AP) == "AP"
     await quick.tg.send_photo(FLORIST, TINY_PNG)
-    await quick.tg.wait_for_message(FLORIST, text_contains="💐 Собран")
-    assert status_of(quick, data.ORDER_AP) == "CO"
+    assembled = await quick.tg.wait_for_message(FLORIST, text_contains="Фото букета")
+    assert "💐 Собран" in assembled["text"] and assembled["message_id"] == card["message_id"]
+    assert await photo_kept_with(quick, data.ORDER_AP)
 
 
 async def test_two_replicas_change_one_order_once(sandbox, tmp_path):
@@ -522,4 +648,3 @@ async def test_two_replicas_change_one_order_once(sandbox, tmp_path):
         await engine.dispose()
     assert sorted(r.outcome for r in results) == sorted([ChangeOutcome.CHANGED, ChangeOutcome.ALREADY])
     assert sandbox.faults.calls("POST", CHANGE) == 1
-

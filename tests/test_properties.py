@@ -29,7 +29,6 @@ from pydantic import BaseModel
 import services.models as models_module
 from bot.config import QuietHours, SettingsError, load_settings
 from handlers.orders import ORDER_NUMBER
-from handlers.showcase import ALBUM_MAX, ALBUM_REACH, Album, size_text, unpack_album
 from services import catalog, inventory, parsing, people, profile, showcase, staff
 from services.alerts import AlertKind
 from services.inventory import MAX_PRICE, MAX_STEMS, InputError, LineStatus
@@ -88,6 +87,7 @@ from views.callbacks import (
 from views.i18n import LANGUAGES, make_i18n
 from views.inventory import WRITEOFF_REASONS
 from views.orders import CANCEL_REASONS, format_day, format_money, format_slot
+from views.showcase import ALBUM_MAX, ALBUM_REACH, Album, size_text, unpack_album
 
 settings.register_profile(
     "cvety-properties",

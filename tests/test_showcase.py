@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from handlers.showcase import Album, main_image, unpack_album
 from sandbox import Sandbox, data
 from sandbox.cvety import parse_multipart
 from sandbox.state import Product
@@ -24,7 +23,8 @@ from services.showcase import (
 )
 from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, Harness, start_harness
 from tests.fake_telegram import TINY_PNG, FakeTelegram
-from views.callbacks import ShowcaseCb
+from views.callbacks import MenuCb, ShowcaseCb
+from views.showcase import Album, main_image, unpack_album
 
 API = "/cvety/api/v2"
 ROSES = data.PRODUCT_ROSES  # «25 красных роз 60 см», 24 990 ₸, 40×60, 1 day, 2 photos
@@ -430,6 +430,40 @@ async def test_documents_that_are_not_images_and_big_photos_are_refused(bot: Har
     await bot.tg.send_document(FLORIST, TINY_PNG, file_name="букет.png", mime_type="image/png")
     await bot.tg.wait_for_message(FLORIST, text_contains="Как назвать букет")
     assert len(requests_to(bot, "POST", "/uploads/images/")) == 1
+
+
+async def test_back_goes_one_step_up_and_an_older_back_is_stale(bot: Harness):
+    listing = await say(bot, FLORIST, "/vitrina", "Витрина")
+    await press(bot, FLORIST, "Добавить на витрину", "Пришлите фото букета", message=listing)
+    await bot.tg.send_photo(FLORIST, TINY_PNG)
+    title_ask = await bot.tg.wait_for_message(FLORIST, text_contains="Как назвать букет")
+    price_ask = await say(bot, FLORIST, "Букет «Лето»", "Цена букета")
+    size_ask = await say(bot, FLORIST, "20000", "Размер букета")
+    assert {"Пропустить", "↩️ Назад", "✖️ Отмена"} <= set(labels(bot, size_ask))
+    # «Назад» under the size question: the price is asked again, and a new price is kept
+    await press(bot, FLORIST, "Назад", "Цена букета", message=size_ask)
+    # «Назад» under an older question (the title's) is not this step's: nothing changes
+    [(_, older)] = [b for b in bot.tg.buttons(title_ask) if "Назад" in b[0]]
+    assert "устарела" in await toast(bot, FLORIST, older, title_ask)
+    assert "↩️ Назад" in labels(bot, price_ask)
+    await say(bot, FLORIST, "21 000", "Размер букета")
+    preview = await press(bot, FLORIST, "Пропустить", "Проверьте букет")
+    assert f"21{NBSP}000{NBSP}₸" in preview["caption"] and "Букет «Лето»" in preview["caption"]
+    # from the preview back to the size, and on to a preview with the size
+    await press(bot, FLORIST, "Назад", "Размер букета", message=preview)
+    preview = await say(bot, FLORIST, "30×50", "Проверьте букет")
+    assert "30×50 см" in preview["caption"]
+    await press(bot, FLORIST, "Выставить", "на витрине", message=preview)
+    [created] = [p for p in sandbox_of(bot).state.products.values() if p.title == "Букет «Лето»"]
+    assert created.price == 21000 and (created.width, created.height) == ("30", "50")
+
+
+async def test_the_start_button_opens_the_showcase_as_the_command_does(bot: Harness):
+    message = await say(bot, FLORIST, "/help", "Что я умею")
+    await bot.tg.press_callback_data(FLORIST, MenuCb(open="vitrina").pack(), message=message)
+    listing = await bot.tg.wait_for_message(FLORIST, text_contains="готовые букеты: 5")
+    assert "➕ Добавить на витрину" in labels(bot, listing)
+    assert "недоступна" in await toast(bot, COURIER, MenuCb(open="vitrina").pack(), message)
 
 
 # --- changing a bouquet --------------------------------------------------------------------------

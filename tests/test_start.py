@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, STRANGER, Harness, start_harness
+from tests.conftest import ASSISTANT, COURIER, FLORIST, OWNER, STRANGER, Harness, settle, start_harness
 
 
 async def test_owner_gets_a_greeting_and_the_menu(bot: Harness):
@@ -14,6 +14,64 @@ async def test_owner_gets_a_greeting_and_the_menu(bot: Harness):
     assert "владелец" in reply["text"]
     assert "/help" in reply["text"]
     assert "Демо" not in reply["text"]
+
+
+OWNER_ACTIONS = [
+    ("📋 Заказы", "mn:orders"),
+    ("➕ Приход", "mn:delivery"),
+    ("➖ Списание", "mn:writeoff"),
+    ("🌸 Склад", "mn:stock"),
+    ("🌷 Витрина", "mn:vitrina"),
+    ("💐 Каталог", "mn:catalog"),
+    ("👥 Сотрудники", "mn:staff"),
+]
+
+
+async def test_start_shows_the_main_actions_of_the_role_as_buttons(bot: Harness):
+    await bot.tg.send_message(OWNER, "/start")
+    owner = await bot.tg.wait_for_message(OWNER, text_contains="Здравствуйте")
+    assert bot.tg.buttons(owner) == OWNER_ACTIONS
+    assert "Все команды — /help" in owner["text"]
+    assert "/orders" not in owner["text"] and "/stocktake" not in owner["text"]  # no list of commands
+
+    await bot.tg.send_message(FLORIST, "/start")
+    florist = await bot.tg.wait_for_message(FLORIST, text_contains="Здравствуйте")
+    assert bot.tg.buttons(florist) == OWNER_ACTIONS[:-1]  # no colleagues to manage
+
+    await bot.tg.send_message(COURIER, "/start")
+    courier = await bot.tg.wait_for_message(COURIER, text_contains="Здравствуйте")
+    assert bot.tg.buttons(courier) == [("🚚 Мои доставки", "mn:orders")]
+    assert "Все команды — /help" in courier["text"]
+    # a main action the role does not have, forged, is refused
+    query = await bot.tg.press_callback_data(COURIER, "mn:catalog", message=courier)
+    await bot.tg.wait_for("answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query)
+    assert "Каталог вам недоступен" in bot.tg.callback_answers[query]["text"]
+
+
+async def test_the_catalog_button_of_start_searches_in_two_interactions(bot: Harness):
+    await bot.tg.send_message(FLORIST, "/start")
+    screen = await bot.tg.wait_for_message(FLORIST, text_contains="Здравствуйте")
+    await bot.tg.press_button(FLORIST, text_contains="Каталог", message=screen)  # 1
+    ask = await bot.tg.wait_for_message(FLORIST, text_contains="Что ищем?")
+    assert ask["message_id"] != screen["message_id"]  # the main screen stays for the next action
+    await bot.tg.send_message(FLORIST, "пионы")  # 2
+    page = await bot.tg.wait_for_message(FLORIST, text_contains="Каталог ·")
+    assert "Пионы розовые, 9 шт" in page["text"]
+
+
+async def test_every_main_action_opens_its_section(bot: Harness):
+    """Each button of /start is handled by the feature owning its command: none falls through to
+    «this button is out of date», each answers with a new message of its own."""
+    await bot.tg.send_message(OWNER, "/start")
+    screen = await bot.tg.wait_for_message(OWNER, text_contains="Здравствуйте")
+    for label, data in bot.tg.buttons(screen):
+        before = len(bot.tg.messages(OWNER))
+        query = await bot.tg.press_callback_data(OWNER, data, message=screen)
+        await settle(bot)
+        assert "устарел" not in bot.tg.callback_answers.get(query, {}).get("text", ""), label
+        assert len(bot.tg.messages(OWNER)) > before, f"{label}: no answer"
+        await bot.tg.send_message(OWNER, "/cancel")  # leave the step the section may have begun
+        await settle(bot)
 
 
 async def test_unknown_person_is_refused_with_their_id_and_nothing_else_happens(bot: Harness):

@@ -1,7 +1,9 @@
-"""How stock looks in Telegram: flower lists and cards, low stock, history, flow screens."""
+"""How stock looks in Telegram: flower lists and cards, low stock, history, and the screens of the
+delivery, write-off and invoice flows (a flow's data is the dict its FSM state keeps)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,13 +11,14 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from services.inventory import InputError, InputProblem, InvoiceLine, LineStatus, LowStock
+from services.inventory import InputError, InputProblem, InvoiceLine, InvoiceSaved, LineStatus, LowStock
 from services.models import Flower, Movement
 from services.outbox import WriteKind, WriteOutcome, WriteState, op_ids_in
 from views.callbacks import FlowCb, StockCb
 from views.i18n import N_
 from views.orders import format_money
-from views.render import cut, esc
+from views.render import button, cut, esc, keyboard, page_of, pager
+from views.stocktake import stocktake_outcome_text
 
 STOCK_PAGE = 10
 NAME = 60
@@ -29,15 +32,26 @@ MOVEMENT_NAMES = {
     "adjustment": N_("пересчёт"),
     "inventory": N_("пересчёт"),
 }
-WRITEOFF_REASONS = {
-    "wilted": N_("Увяли"),
-    "broken": N_("Сломаны"),
-    "supplier": N_("Брак поставщика"),
+WRITEOFF_REASONS = {"wilted": N_("Увяли"), "broken": N_("Сломаны"), "supplier": N_("Брак поставщика")}
+PROBLEMS = {
+    InputProblem.EMPTY: N_("Пустое сообщение."),
+    InputProblem.FRACTION: N_("Дробное число не подходит."),
+    InputProblem.NOT_POSITIVE: N_("Число должно быть больше нуля."),
+    InputProblem.TOO_BIG: N_("Слишком большое число."),
+    InputProblem.NOT_A_NUMBER: N_("Это не число."),
 }
-
-
-def button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data)
+EXPECTED = {
+    "price": N_("Цена — целое число тенге от 0 до 10 000 000, например: 120"),
+    "count": N_("Нужно целое число стеблей от 0 до 100 000, например: 48"),
+    "quantity": N_("Нужно целое число стеблей от 1 до 100 000, например: 50"),
+}
+HINTS = {
+    "quantity": N_("Жду количество числом, например 50. /cancel — выйти."),
+    "text": N_("Жду текст сообщением. /cancel — выйти."),
+    "reason": N_("Выберите причину кнопкой выше. /cancel — выйти."),
+    "photo": N_("Жду фото или нажмите «Пропустить»."),
+    "confirm": N_("Нажмите «Сохранить», «Изменить» или «Отмена» под сводкой выше."),
+}
 
 
 def quantity_mark(quantity: int, threshold: int) -> str:
@@ -49,74 +63,59 @@ def quantity_mark(quantity: int, threshold: int) -> str:
 
 
 def problem_text(error: InputError, *, what: str) -> str:
-    """Why a typed value was refused, and what is expected instead."""
-    problem = error.problem
-    if what == "price":
-        expected = _("Цена — целое число тенге от 0 до 10 000 000, например: 120")
-    elif what == "count":
-        expected = _("Нужно целое число стеблей от 0 до 100 000, например: 48")
-    else:
-        expected = _("Нужно целое число стеблей от 1 до 100 000, например: 50")
-    if problem is InputProblem.EMPTY:
-        return _("Пустое сообщение.") + " " + expected
-    if problem is InputProblem.FRACTION:
-        return _("Дробное число не подходит.") + " " + expected
-    if problem is InputProblem.NOT_POSITIVE:
-        return _("Число должно быть больше нуля.") + " " + expected
-    if problem is InputProblem.TOO_BIG:
-        return _("Слишком большое число.") + " " + expected
-    if problem is InputProblem.TOO_LONG:
+    """Why a typed value was refused (`what`: quantity, count, price or text), and what is expected."""
+    if error.problem is InputProblem.TOO_LONG:
         return _("Слишком длинно: можно до {limit} символов.").format(limit=error.limit)
-    return _("Это не число.") + " " + expected
+    expected = _(EXPECTED[what]) if what in EXPECTED else ""
+    return f"{_(PROBLEMS[error.problem])} {expected}".strip()
 
 
 # --- lookups ---------------------------------------------------------------------------------------
 
 
 def stock_page(flowers: list[Flower], query: str, page: int, threshold: int) -> dict[str, Any]:
-    pages = max(1, -(-len(flowers) // STOCK_PAGE))
-    page = min(max(page, 0), pages - 1)
-    shown = flowers[page * STOCK_PAGE : (page + 1) * STOCK_PAGE]
     title = _("🌸 Склад") + (f" · «{esc(cut(query, 40))}»" if query else "")
     if not flowers:
         text = f"<b>{title}</b>\n\n" + _("Ничего не нашёл. Попробуйте короче: «роза 60», «эустома».")
         return {"text": text, "reply_markup": None}
+    shown, page, pages = page_of(flowers, page, STOCK_PAGE)
     header = f"<b>{title}</b> · {len(flowers)}"
     if pages > 1:
         header += " · " + _("стр. {page} из {pages}").format(page=page + 1, pages=pages)
-    rows = [header, ""]
-    rows += [f"{esc(cut(f.name, NAME))} — {quantity_mark(f.quantity, threshold)}" for f in shown]
-    keyboard = [
-        [button(f"{cut(f.name, 40)} · {f.quantity}", StockCb(action="f", id=f.id).pack())] for f in shown
+    rows = [header, ""] + [
+        f"{esc(cut(f.name, NAME))} — {quantity_mark(f.quantity, threshold)}" for f in shown
     ]
-    if pages > 1:
-        nav = []
-        if page > 0:
-            nav.append(button("◀", StockCb(action="p", page=page - 1).pack()))
-        nav.append(button(f"{page + 1}/{pages}", StockCb(action="p", page=page).pack()))
-        if page < pages - 1:
-            nav.append(button("▶", StockCb(action="p", page=page + 1).pack()))
-        keyboard.append(nav)
-    return {"text": "\n".join(rows), "reply_markup": InlineKeyboardMarkup(inline_keyboard=keyboard)}
+    buttons = [[button(f"{cut(f.name, 40)} · {f.quantity}", StockCb(action="f", id=f.id))] for f in shown]
+    markup = keyboard(*buttons, pager(page, pages, lambda p: StockCb(action="p", page=p)))
+    return {"text": "\n".join(rows), "reply_markup": markup}
 
 
-def movement_line(
-    movement: Movement, names: dict[str, str], tz: ZoneInfo, today: date, *, with_flower: bool
-) -> str:
+@dataclass(frozen=True)
+class History:
+    """Movements with who confirmed them (op id → name), told in the shop's time."""
+
+    movements: list[Movement]
+    names: dict[str, str]
+    tz: ZoneInfo
+    today: date
+
+    def lines(self, *, with_flower: bool) -> list[str]:
+        return [movement_line(m, self, with_flower=with_flower) for m in self.movements]
+
+
+def movement_line(movement: Movement, history: History, *, with_flower: bool) -> str:
     when = ""
     if movement.created_at is not None:
-        local = movement.created_at.astimezone(tz)
-        when = f"{local:%H:%M}" if local.date() == today else f"{local:%d.%m %H:%M}"
+        local = movement.created_at.astimezone(history.tz)
+        when = f"{local:%H:%M}" if local.date() == history.today else f"{local:%d.%m %H:%M}"
     kind = movement.movement_type or ""
     label = _(MOVEMENT_NAMES[kind]) if kind in MOVEMENT_NAMES else esc(kind or "—")
     quantity = movement.quantity or 0
-    amount = (
-        f"{quantity:+d}" if kind not in ("writeoff", "write_off", "order_usage") else f"{-abs(quantity):d}"
-    )
-    parts = [when, f"{label} {amount}"]
+    outgoing = kind in ("writeoff", "write_off", "order_usage")
+    parts = [when, f"{label} {-abs(quantity):d}" if outgoing else f"{label} {quantity:+d}"]
     if with_flower and movement.flower_name:
         parts.append(esc(cut(movement.flower_name, 40)))
-    who = next((names[op] for op in op_ids_in(movement.note) if op in names), None)
+    who = next((history.names[op] for op in op_ids_in(movement.note) if op in history.names), None)
     if who:
         parts.append(esc(who))
     if movement.reason:
@@ -127,29 +126,28 @@ def movement_line(
     return "• " + " · ".join(p for p in parts if p)
 
 
-def flower_card(
-    flower: Flower,
-    movements: list[Movement],
-    names: dict[str, str],
-    threshold: int,
-    tz: ZoneInfo,
-    today: date,
-) -> dict[str, Any]:
+def flower_card(flower: Flower, history: History, threshold: int) -> dict[str, Any]:
     lines = [
         f"🌸 <b>{esc(flower.name)}</b>",
         _("На складе: {quantity}").format(quantity=quantity_mark(flower.quantity, threshold)),
     ]
-    if movements:
-        lines += ["", _("Последние движения:")]
-        lines += [movement_line(m, names, tz, today, with_flower=False) for m in movements[:8]]
-    keyboard = [
+    if history.movements:
+        lines += ["", _("Последние движения:"), *history.lines(with_flower=False)[:8]]
+    markup = keyboard(
         [
-            button(_("➕ Приход"), StockCb(action="d", id=flower.id).pack()),
-            button(_("➖ Списание"), StockCb(action="w", id=flower.id).pack()),
+            button(_("➕ Приход"), StockCb(action="d", id=flower.id)),
+            button(_("➖ Списание"), StockCb(action="w", id=flower.id)),
         ],
-        [button(_("🔄 Обновить"), StockCb(action="r", id=flower.id).pack())],
-    ]
-    return {"text": "\n".join(lines), "reply_markup": InlineKeyboardMarkup(inline_keyboard=keyboard)}
+        [button(_("🔄 Обновить"), StockCb(action="r", id=flower.id))],
+    )
+    return {"text": "\n".join(lines), "reply_markup": markup}
+
+
+def history_text(flower: Flower | None, history: History) -> str:
+    title = _("🕓 <b>История</b>") + (f" · {esc(flower.name)}" if flower else "")
+    if not history.movements:
+        return title + "\n\n" + _("Движений пока нет.")
+    return "\n".join([title, "", *history.lines(with_flower=flower is None)])
 
 
 def low_stock_text(low: LowStock) -> str:
@@ -173,103 +171,157 @@ def low_stock_text(low: LowStock) -> str:
 # --- flows -----------------------------------------------------------------------------------------
 
 
+def _cancel() -> InlineKeyboardButton:
+    return button(_("↩️ Отмена"), FlowCb(action="cancel"))
+
+
 def pick_keyboard(flowers: list[Flower], threshold: int) -> InlineKeyboardMarkup:
     rows = [
         [
             button(
-                f"{cut(f.name, 40)} · {quantity_mark(f.quantity, threshold)}",
-                FlowCb(action="pick", arg=f.id).pack(),
+                f"{cut(f.name, 40)} · {quantity_mark(f.quantity, threshold)}", FlowCb(action="pick", arg=f.id)
             )
         ]
         for f in flowers[:8]
     ]
-    rows.append([button(_("↩️ Отмена"), FlowCb(action="cancel").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return keyboard(*rows, [_cancel()])
 
 
-def skip_keyboard(extra: list[tuple[str, str]] | None = None) -> InlineKeyboardMarkup:
-    rows = [[button(text, data)] for text, data in (extra or [])]
-    rows.append([button(_("➡️ Пропустить"), FlowCb(action="skip").pack())])
-    rows.append([button(_("↩️ Отмена"), FlowCb(action="cancel").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+def ask_flower(mode: str, recent: list[Flower], threshold: int) -> dict[str, Any]:
+    """The first answer of /delivery or /writeoff: type a name, or tap one of the recent flowers."""
+    if mode == "writeoff":
+        text = _("➖ <b>Списание.</b> Какой цветок списать? Напишите название.")
+    else:
+        text = _(
+            "➕ <b>Приход.</b> Какой цветок пришёл? Напишите название, например «роза 60».\n"
+            "Можно вставить всю накладную: по строке на цветок — «Роза красная 60 50 120»."
+        )
+    if not recent:
+        return {"text": text, "reply_markup": keyboard([_cancel()])}
+    return {
+        "text": text + "\n" + _("Или выберите из недавних:"),
+        "reply_markup": pick_keyboard(recent, threshold),
+    }
 
 
-def cancel_only() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(_("↩️ Отмена"), FlowCb(action="cancel").pack())]])
+def search_result(query: str, flowers: list[Flower], found: bool, threshold: int) -> dict[str, Any]:
+    """Several flowers matched (`found`), or none did and these are close, or nothing is."""
+    if found:
+        return {"text": _("Нашёл несколько — выберите:"), "reply_markup": pick_keyboard(flowers, threshold)}
+    if flowers:
+        text = _("Не нашёл «{query}». Может быть, один из этих?").format(query=esc(query))
+        return {"text": text, "reply_markup": pick_keyboard(flowers, threshold)}
+    text = _("Не нашёл «{query}». Напишите иначе, например «роза» или «эустома».").format(query=esc(query))
+    return {"text": text}
 
 
-def reasons_keyboard() -> InlineKeyboardMarkup:
-    rows = [
-        [button(_(label), FlowCb(action="reason", arg=code).pack())]
-        for code, label in WRITEOFF_REASONS.items()
-    ]
-    rows.append([button(_("✏️ Другое"), FlowCb(action="reason", arg="other").pack())])
-    rows.append([button(_("↩️ Отмена"), FlowCb(action="cancel").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+def ask_quantity(flower: Flower, writeoff: bool, threshold: int) -> dict[str, Any]:
+    stock = _("На складе: {quantity}").format(quantity=quantity_mark(flower.quantity, threshold))
+    ask = _("Сколько стеблей списать?") if writeoff else _("Сколько стеблей пришло?")
+    return {"text": f"🌸 <b>{esc(flower.name)}</b>\n{stock}\n\n{ask}", "reply_markup": keyboard([_cancel()])}
 
 
-def confirm_keyboard(op_id: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [button(_("✅ Сохранить"), FlowCb(action="save", arg=op_id).pack())],
-            [
-                button(_("✏️ Изменить"), FlowCb(action="edit").pack()),
-                button(_("↩️ Отмена"), FlowCb(action="cancel").pack()),
-            ],
-        ]
+def over_stock(data: dict[str, Any]) -> str:
+    return _("На складе только {stock} шт «{name}» — больше списать нельзя. Сколько списать?").format(
+        stock=data.get("stock", 0), name=esc(data["flower_name"])
     )
 
 
-def fields_keyboard(fields: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    rows = [[button(label, FlowCb(action="field", arg=code).pack())] for code, label in fields]
-    rows.append([button(_("↩️ Назад"), FlowCb(action="back").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+def skip_keyboard(label: str | None = None, *extra: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    """An optional step: `extra` choices, then «skip» (`label`); a step opened from the summary
+    goes «Назад» to it, the photo step of a write-off can be left with «Отмена»."""
+    back = button(_("↩️ Назад"), FlowCb(action="back")) if label else _cancel()
+    return keyboard(*extra, [button(label or _("➡️ Пропустить"), FlowCb(action="skip"))], [back])
 
 
-def delivery_summary(data: dict[str, Any]) -> str:
-    lines = [
-        _("<b>Приход — проверьте:</b>"),
-        _("Цветок: {name}").format(name=esc(data["flower_name"])),
-        _("Количество: {quantity} шт").format(quantity=data["quantity"]),
-        _("Цена за стебель: {price}").format(
-            price=esc(format_money(data["price"])) if data.get("price") is not None else "—"
-        ),
-        _("Поставщик: {supplier}").format(supplier=esc(data.get("supplier") or "—")),
-    ]
-    return "\n".join(lines)
+def reasons_keyboard() -> InlineKeyboardMarkup:
+    rows = [[button(_(label), FlowCb(action="reason", arg=code))] for code, label in WRITEOFF_REASONS.items()]
+    return keyboard(*rows, [button(_("✏️ Другое"), FlowCb(action="reason", arg="other"))], [_cancel()])
 
 
-def writeoff_summary(data: dict[str, Any]) -> str:
-    lines = [
-        _("<b>Списание — проверьте:</b>"),
-        _("Цветок: {name}").format(name=esc(data["flower_name"])),
-        _("Количество: {quantity} шт (на складе {stock})").format(
-            quantity=data["quantity"], stock=data["stock"]
-        ),
-        _("Причина: {reason}").format(reason=esc(data.get("reason_label") or data["reason"])),
-        _("Фото: {photo}").format(photo=_("есть") if data.get("photo_url") else "—"),
-    ]
-    return "\n".join(lines)
+def ask_field(field: str, suppliers: list[str] | None = None) -> dict[str, Any]:
+    """A value asked (again, from the summary): quantity, price, supplier, reason or another one."""
+    if field == "other":
+        return {"text": _("Напишите причину (до 500 символов)."), "reply_markup": keyboard([_cancel()])}
+    if field == "price":
+        return {"text": _("Цена за стебель, ₸?"), "reply_markup": skip_keyboard(_("🚫 Без цены"))}
+    if field == "supplier":
+        choices = [
+            [button(f"🚚 {cut(s, 40)}", FlowCb(action="supplier", arg=str(i)))]
+            for i, s in enumerate(suppliers or [])
+        ]
+        markup = skip_keyboard(_("🚫 Без поставщика"), *choices)
+        return {"text": _("Поставщик? Выберите или напишите."), "reply_markup": markup}
+    if field == "reason":
+        return {"text": _("Почему списываем?"), "reply_markup": reasons_keyboard()}
+    return {"text": _("Сколько стеблей?"), "reply_markup": keyboard([_cancel()])}
+
+
+def hint(kind: str) -> dict[str, Any]:
+    """What a message that does not fit the step is told (and the step's buttons again)."""
+    markup = {"reason": reasons_keyboard, "photo": skip_keyboard}.get(kind)
+    return {"text": _(HINTS[kind]), "reply_markup": markup() if markup else None}
+
+
+def summary(data: dict[str, Any], *, fields: bool = False) -> dict[str, Any]:
+    """The one check before saving. A delivery shows its price and supplier (last time's, if any)
+    to change in one tap; «Изменить» (`fields`) lists everything that can be changed."""
+    delivery = data.get("mode") != "writeoff"
+    if delivery:
+        price = esc(format_money(data["price"])) if data.get("price") is not None else "—"
+        lines = [
+            _("<b>Приход — проверьте:</b>"),
+            _("Цветок: {name}").format(name=esc(data["flower_name"])),
+            _("Количество: {quantity} шт").format(quantity=data["quantity"]),
+            _("Цена за стебель: {price}").format(price=price),
+            _("Поставщик: {supplier}").format(supplier=esc(data.get("supplier") or "—")),
+        ]
+        changes = [("price", _("💰 Цена")), ("supplier", _("🚚 Поставщик"))]
+    else:
+        lines = [
+            _("<b>Списание — проверьте:</b>"),
+            _("Цветок: {name}").format(name=esc(data["flower_name"])),
+            _("Количество: {quantity} шт (на складе {stock})").format(
+                quantity=data["quantity"], stock=data["stock"]
+            ),
+            _("Причина: {reason}").format(reason=esc(data.get("reason_label") or data["reason"])),
+            _("Фото: {photo}").format(photo=_("есть") if data.get("photo_url") else "—"),
+        ]
+        changes = [("reason", _("Причину"))]
+    if fields:
+        every = [("quantity", _("Количество")), *changes, ("flower", _("Цветок"))]
+        rows = [[button(label, FlowCb(action="field", arg=code))] for code, label in every]
+        markup = keyboard(*rows, [button(_("↩️ Назад"), FlowCb(action="back"))])
+    else:
+        markup = keyboard(
+            [button(_("✅ Сохранить"), FlowCb(action="save", arg=str(data.get("op"))))],
+            [button(label, FlowCb(action="field", arg=code)) for code, label in changes]
+            if delivery
+            else None,
+            [button(_("✏️ Изменить"), FlowCb(action="edit")), _cancel()],
+        )
+    return {"text": "\n".join(lines), "reply_markup": markup}
 
 
 def invoice_table(lines: list[InvoiceLine]) -> str:
     rows = [_("<b>Накладная — проверьте:</b>"), ""]
     for number, line in enumerate(lines, 1):
+        said = f"«{esc(cut(line.text, 60))}» — "
         if line.status is LineStatus.OK and line.flower is not None:
             price = f" · {esc(format_money(line.price))}" if line.price is not None else ""
             rows.append(f"{number}. ✅ {esc(cut(line.flower.name, NAME))} — {line.quantity} шт{price}")
         elif line.status is LineStatus.AMBIGUOUS:
             options = ", ".join(esc(cut(f.name, 40)) for f in line.suggestions)
-            rows.append(
-                f"{number}. ❓ «{esc(cut(line.text, 60))}» — "
-                + _("подходит несколько: {options}").format(options=options)
-            )
+            rows.append(f"{number}. ❓ {said}" + _("подходит несколько: {options}").format(options=options))
         elif line.status is LineStatus.BAD_NUMBER:
-            rows.append(f"{number}. ⚠️ «{esc(cut(line.text, 60))}» — " + _("нет количества"))
+            rows.append(f"{number}. ⚠️ {said}" + _("нет количества"))
         else:
             hint = ", ".join(esc(cut(f.name, 40)) for f in line.suggestions)
-            text = f"{number}. ⚠️ «{esc(cut(line.text, 60))}» — " + _("не нашёл")
-            rows.append(text + (" (" + _("может быть: {names}").format(names=hint) + ")" if hint else ""))
+            rows.append(
+                f"{number}. ⚠️ {said}"
+                + _("не нашёл")
+                + (" (" + _("может быть: {names}").format(names=hint) + ")" if hint else "")
+            )
     good = sum(1 for line in lines if line.status is LineStatus.OK)
     rows += ["", _("Будет сохранено строк: {good} из {total}.").format(good=good, total=len(lines))]
     if good < len(lines):
@@ -283,18 +335,19 @@ def invoice_table(lines: list[InvoiceLine]) -> str:
 
 
 def invoice_keyboard(op_id: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [button(_("✅ Сохранить найденные"), FlowCb(action="save", arg=op_id).pack())],
-            [button(_("↩️ Отмена"), FlowCb(action="cancel").pack())],
-        ]
-    )
+    return keyboard([button(_("✅ Сохранить найденные"), FlowCb(action="save", arg=op_id))], [_cancel()])
 
 
-def again_keyboard(flower_id: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[button(_("➕ Ещё приход"), StockCb(action="d", id=flower_id).pack())]]
-    )
+def invoice_outcome(saved: InvoiceSaved, failure: str, op_id: str) -> dict[str, Any]:
+    """What the lines stored now came to; with a `failure` (explained), «Сохранить» again."""
+    lines = [_("<b>Накладная:</b>"), *(outcome_line(o) for o in saved.outcomes if not o.duplicate)]
+    if not failure:
+        return {"text": "\n".join(lines)}
+    if saved.outcomes:
+        rest = _("Остальные строки не сохранены и на склад не отправлены. Нажмите «Сохранить» ещё раз.")
+    else:
+        rest = _("На склад ничего не отправлено. Нажмите «Сохранить» ещё раз.")
+    return {"text": "\n".join([*lines, esc(failure), rest]), "reply_markup": invoice_keyboard(op_id)}
 
 
 def outcome_line(outcome: WriteOutcome) -> str:
@@ -313,50 +366,33 @@ def outcome_message(outcome: WriteOutcome) -> dict[str, Any]:
     """What the person sees after «Сохранить» (or later, when the outbox finished)."""
     if outcome.kind is WriteKind.STOCK_SET:
         return {"text": stocktake_outcome_text(outcome)}
-    name = esc(outcome.payload.get("flower_name") or "?")
-    quantity = outcome.payload.get("quantity")
     delivery = outcome.kind is WriteKind.FLOWER_DELIVERY
-    result = outcome.result or {}
+    said = {
+        "name": esc(outcome.payload.get("flower_name") or "?"),
+        "quantity": outcome.payload.get("quantity"),
+        "sign": "+" if delivery else "−",
+    }
     if outcome.state is WriteState.DONE:
-        new_quantity = result.get("new_quantity")
         if delivery:
-            text = _("✅ Приход сохранён: {name} +{quantity} шт.").format(name=name, quantity=quantity)
+            text = _("✅ Приход сохранён: {name} +{quantity} шт.").format(**said)
         else:
-            text = _("✅ Списание сохранено: {name} −{quantity} шт.").format(name=name, quantity=quantity)
+            text = _("✅ Списание сохранено: {name} −{quantity} шт.").format(**said)
+        new_quantity = (outcome.result or {}).get("new_quantity")
         if new_quantity is not None:
             text += "\n" + _("Теперь на складе: {quantity} шт.").format(quantity=new_quantity)
         if outcome.retried:
             text = _("Склад ответил.") + " " + text
     elif outcome.state is WriteState.QUEUED:
-        text = _("💾 Сохранено, отправлю, когда склад ответит: {name} {sign}{quantity} шт.").format(
-            name=name, sign="+" if delivery else "−", quantity=quantity
-        )
+        text = _("💾 Сохранено, отправлю, когда склад ответит: {name} {sign}{quantity} шт.").format(**said)
     elif outcome.reason == "expired":
         text = _(
             "❌ Не удалось отправить за сутки: {name} {sign}{quantity} шт. На складе ничего не изменилось."
-        ).format(name=name, sign="+" if delivery else "−", quantity=quantity)
+        ).format(**said)
     else:
         text = _("❌ Склад отказал: {reason}. {name} {sign}{quantity} шт не сохранено.").format(
-            reason=esc(outcome.reason or "?"), name=name, sign="+" if delivery else "−", quantity=quantity
+            reason=esc(outcome.reason or "?"), **said
         )
     if delivery and outcome.state is not WriteState.FAILED:
-        return {"text": text, "reply_markup": again_keyboard(str(outcome.payload.get("flower_id", "")))}
+        again = button(_("➕ Ещё приход"), StockCb(action="d", id=str(outcome.payload.get("flower_id", ""))))
+        return {"text": text, "reply_markup": keyboard([again])}
     return {"text": text}
-
-
-def stocktake_outcome_text(outcome: WriteOutcome) -> str:
-    count = len(outcome.payload.get("updates", []))
-    if outcome.state is WriteState.QUEUED:
-        return _("💾 Пересчёт сохранён, отправлю, когда склад ответит ({count} поз.).").format(count=count)
-    if outcome.state is WriteState.FAILED:
-        return _("❌ Склад отказал: {reason}. Пересчёт не сохранён.").format(
-            reason=esc(outcome.reason or "?")
-        )
-    result = outcome.result or {}
-    text = _("✅ Пересчёт сохранён: обновлено {count} поз.").format(count=result.get("updated_count", count))
-    errors = [str(e) for e in result.get("errors") or []]
-    if errors:
-        text += "\n" + _("Не приняты:") + "\n" + "\n".join(f"• {esc(cut(e, 120))}" for e in errors[:10])
-    if outcome.retried:
-        text = _("Склад ответил.") + " " + text
-    return text

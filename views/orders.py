@@ -1,52 +1,56 @@
-"""How orders look in Telegram: list pages, cards and their keyboards. Pure functions of data."""
+"""How orders look in Telegram: list pages, cards and their keyboards, what a status change came
+to. Pure functions of data."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
 from aiogram.utils.i18n import gettext as _
 
 from services.models import Order, OrderStatus
-from services.orders import Handling, OrderCard, OrderListPage, Tab
+from services.orders import (
+    REASON_MAX,
+    REASON_MIN,
+    BadReason,
+    ChangeOutcome,
+    ChangeResult,
+    Handling,
+    OrderCard,
+    OrderListPage,
+    Tab,
+    actions_for,
+    tabs_for,
+)
 from services.parsing import DeliverySlot
+from services.roles import Role
 from views.callbacks import OrderCb, OrderListCb
 from views.i18n import N_
-from views.render import cut, esc, esc_attr
+from views.render import button, cut, esc, esc_attr, keyboard, pager
 
 S = OrderStatus
 
-STATUS_NAMES = {
-    S.NEW: N_("Новый"),
-    S.PAID: N_("Оплачен"),
-    S.ACCEPTED: N_("Принят"),
-    S.ASSEMBLED: N_("Собран"),
-    S.IN_DELIVERY: N_("В доставке"),
-    S.FINISHED: N_("Завершён"),
-    S.CANCELLED: N_("Отменён"),
-    S.REFUNDED: N_("Возврат"),
+STATUSES = {  # icon, name
+    S.NEW: ("🆕", N_("Новый")),
+    S.PAID: ("💳", N_("Оплачен")),
+    S.ACCEPTED: ("✍️", N_("Принят")),
+    S.ASSEMBLED: ("💐", N_("Собран")),
+    S.IN_DELIVERY: ("🚚", N_("В доставке")),
+    S.FINISHED: ("✅", N_("Завершён")),
+    S.CANCELLED: ("✖️", N_("Отменён")),
+    S.REFUNDED: ("↩️", N_("Возврат")),
 }
-STATUS_ICONS = {
-    S.NEW: "🆕",
-    S.PAID: "💳",
-    S.ACCEPTED: "✍️",
-    S.ASSEMBLED: "💐",
-    S.IN_DELIVERY: "🚚",
-    S.FINISHED: "✅",
-    S.CANCELLED: "✖️",
-    S.REFUNDED: "↩️",
-}
-# Verbs on the buttons, by target status
-ACTION_LABELS = {
-    S.PAID: N_("💳 Оплачен"),
-    S.ACCEPTED: N_("✍️ Принять"),
-    S.ASSEMBLED: N_("💐 Собран"),
-    S.IN_DELIVERY: N_("🚚 Передать курьеру"),
-    S.FINISHED: N_("✅ Доставлен"),
-    S.CANCELLED: N_("✖️ Отменить"),
-    S.REFUNDED: N_("↩️ Возврат"),
+MOVES = {  # the button that moves an order to a status, and the card's line for who did it
+    S.PAID: (N_("💳 Оплачен"), N_("Оплата отмечена")),
+    S.ACCEPTED: (N_("✍️ Принять"), N_("Принял(а)")),
+    S.ASSEMBLED: (N_("💐 Собран"), N_("Собрал(а)")),
+    S.IN_DELIVERY: (N_("🚚 Передать курьеру"), N_("Повёз(ла)")),
+    S.FINISHED: (N_("✅ Доставлен"), N_("Доставил(а)")),
+    S.CANCELLED: (N_("✖️ Отменить"), N_("Отменил(а)")),
+    S.REFUNDED: (N_("↩️ Возврат"), None),
 }
 TAB_NAMES = {
     Tab.NEW: N_("Новые"),
@@ -65,39 +69,31 @@ CANCEL_REASONS = {
     "duplicate": N_("Дубль заказа"),
 }
 # Budgets keep a card far below Telegram's 4096 characters whatever the customer typed.
-MAX_ITEMS = 15
-ITEM_NAME = 70
-ADDRESS = 250
-NAME = 80
-POSTCARD = 900
-COMMENT = 500
-NOTES = 400
+MAX_ITEMS, ITEM_NAME, ADDRESS, NAME, POSTCARD, COMMENT, NOTES = 15, 70, 250, 80, 900, 500, 400
+# What the card asks for after the change a photo belongs to (nothing waits for it).
+PHOTO_OFFERS = {
+    S.ASSEMBLED: N_("📷 Пришлите фото собранного букета, если нужно."),
+    S.FINISHED: N_("📷 Пришлите фото вручения, если нужно."),
+}
 
 
 def status_name(code: str, server_name: str | None = None) -> str:
-    try:
-        return _(STATUS_NAMES[S(code)])
-    except ValueError:
-        if server_name:
-            return _("Статус «{code}» ({name})").format(code=code, name=server_name)
-        return _("Статус «{code}»").format(code=code or "?")
+    if code in STATUSES:
+        return _(STATUSES[S(code)][1])
+    if server_name:
+        return _("Статус «{code}» ({name})").format(code=code, name=server_name)
+    return _("Статус «{code}»").format(code=code or "?")
 
 
 def status_label(code: str, server_name: str | None = None) -> str:
-    try:
-        icon = STATUS_ICONS[S(code)]
-    except ValueError:
-        icon = "❔"
+    icon = STATUSES[S(code)][0] if code in STATUSES else "❔"
     return f"{icon} {status_name(code, server_name)}"
 
 
 def action_label(target: str, *, courier: bool) -> str:
     if target == S.IN_DELIVERY and courier:
         return _("🚚 Взять в доставку")
-    try:
-        return _(ACTION_LABELS[S(target)])
-    except (ValueError, KeyError):
-        return _("Статус «{code}»").format(code=target)
+    return _(MOVES[S(target)][0]) if target in MOVES else _("Статус «{code}»").format(code=target)
 
 
 def format_money(amount: int | None, currency: str | None = "KZT") -> str:
@@ -123,14 +119,8 @@ def format_slot(slot: DeliverySlot | None) -> str:
 def format_day(day: date | None, today: date) -> str:
     if day is None:
         return _("дата не указана")
-    delta = (day - today).days
-    if delta == 0:
-        return _("сегодня")
-    if delta == 1:
-        return _("завтра")
-    if delta == -1:
-        return _("вчера")
-    return f"{day:%d.%m.%Y}"
+    near = {0: N_("сегодня"), 1: N_("завтра"), -1: N_("вчера")}.get((day - today).days)
+    return _(near) if near else f"{day:%d.%m.%Y}"
 
 
 def format_moment(moment: datetime, tz: ZoneInfo, today: date) -> str:
@@ -145,94 +135,56 @@ def short_address(address: str | None) -> str:
     return cut(text, 32)
 
 
-# --- lists ---------------------------------------------------------------------------------------
-
-
-def list_text(page: OrderListPage, today: date) -> str:
+def list_screen(page: OrderListPage, role: Role, today: date) -> dict[str, Any]:
     title = _("📋 Заказы · {tab}").format(tab=_(TAB_NAMES[page.tab]))
+    tabs = [
+        button(("• " if tab is page.tab else "") + _(TAB_NAMES[tab]), OrderListCb(tab=tab, page=0))
+        for tab in tabs_for(role)
+    ]
+    rows = [[button(_order_label(order), OrderCb(action="o", id=order.id))] for order in page.orders]
+    rows.append(pager(page.page, page.pages, lambda n: OrderListCb(tab=page.tab, page=n)))
+    rows.extend(tabs[i : i + 3] for i in range(0, len(tabs), 3))
     if page.total == 0:
-        return f"<b>{title}</b>\n\n" + _("Здесь пока пусто.")
+        return {"text": f"<b>{title}</b>\n\n" + _("Здесь пока пусто."), "reply_markup": keyboard(*rows)}
     header = f"<b>{title}</b> · {page.total}"
     if page.pages > 1:
         header += " · " + _("стр. {page} из {pages}").format(page=page.page + 1, pages=page.pages)
-    rows = [header, ""]
+    lines = [header, ""]
     for order in page.orders:
-        when = " ".join(
-            x for x in (format_day(order.delivery_date, today), format_slot(order.delivery_slot)) if x
+        lines.append(
+            f"<b>№{esc(order.number or order.id)}</b> · {esc(_when(order, today, ' '))}"
+            f" · {esc(short_address(order.address))} · {esc(format_money(order.amount, order.currency))}"
         )
-        rows.append(
-            f"<b>№{esc(order.number or order.id)}</b> · {esc(when)} · {esc(short_address(order.address))}"
-            f" · {esc(format_money(order.amount, order.currency))}"
-        )
-    rows.append("")
-    rows.append(_("Нажмите на заказ, чтобы открыть его."))
-    return "\n".join(rows)
+    lines += ["", _("Нажмите на заказ, чтобы открыть его.")]
+    return {"text": "\n".join(lines), "reply_markup": keyboard(*rows)}
 
 
-def list_keyboard(page: OrderListPage, tabs: tuple[Tab, ...], today: date) -> InlineKeyboardMarkup:
-    rows: list[list[InlineKeyboardButton]] = []
-    for order in page.orders:
-        slot = format_slot(order.delivery_slot)
-        label = f"№{order.number or order.id} · {slot}" if slot else f"№{order.number or order.id}"
-        label += f" · {short_address(order.address)}"
-        rows.append([InlineKeyboardButton(text=label, callback_data=OrderCb(action="o", id=order.id).pack())])
-    if page.pages > 1:
-        nav = []
-        if page.page > 0:
-            nav.append(_button("◀", OrderListCb(tab=page.tab, page=page.page - 1).pack()))
-        nav.append(_button(f"{page.page + 1}/{page.pages}", OrderListCb(tab=page.tab, page=page.page).pack()))
-        if page.page < page.pages - 1:
-            nav.append(_button("▶", OrderListCb(tab=page.tab, page=page.page + 1).pack()))
-        rows.append(nav)
-    tab_buttons = [
-        _button(("• " if tab is page.tab else "") + _(TAB_NAMES[tab]), OrderListCb(tab=tab, page=0).pack())
-        for tab in tabs
-    ]
-    rows.extend(tab_buttons[i : i + 3] for i in range(0, len(tab_buttons), 3))
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+def _order_label(order: Order) -> str:
+    slot = format_slot(order.delivery_slot)
+    number = f"№{order.number or order.id}"
+    return " · ".join(x for x in (number, slot, short_address(order.address)) if x)
 
 
-def _button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data)
-
-
-# --- cards ---------------------------------------------------------------------------------------
+def _when(order: Order, today: date, between: str) -> str:
+    return between.join(
+        x for x in (format_day(order.delivery_date, today), format_slot(order.delivery_slot)) if x
+    )
 
 
 def map_links(order: Order) -> str:
     if not order.address:
         return ""
-    query = (
-        order.address if not order.city or order.city in order.address else f"{order.city}, {order.address}"
-    )
+    city = "" if not order.city or order.city in order.address else f"{order.city}, "
+    query = city + order.address
     two_gis = "https://2gis.kz/almaty/search/" + quote(query, safe="")
     yandex = "https://yandex.kz/maps/?text=" + quote(query, safe="")
     yandex_name = _("Яндекс Карты")
     return f'<a href="{esc_attr(two_gis)}">2GIS</a> · <a href="{esc_attr(yandex)}">{yandex_name}</a>'
 
 
-def person_line(label: str, name: str | None, phone: str | None) -> str | None:
-    if not name and not phone:
-        return None
-    parts = [esc(cut(name, NAME)) if name else "", esc(phone) if phone else ""]
-    return f"{label}: " + ", ".join(p for p in parts if p)
-
-
-HANDLING_VERBS = {
-    S.PAID: N_("Оплата отмечена"),
-    S.ACCEPTED: N_("Принял(а)"),
-    S.ASSEMBLED: N_("Собрал(а)"),
-    S.IN_DELIVERY: N_("Повёз(ла)"),
-    S.FINISHED: N_("Доставил(а)"),
-    S.CANCELLED: N_("Отменил(а)"),
-}
-
-
 def handling_line(entry: Handling, names: dict[int, str], tz: ZoneInfo, today: date) -> str:
-    try:
-        verb = _(HANDLING_VERBS[S(entry.status)])
-    except (ValueError, KeyError):
-        verb = status_name(entry.status)
+    verb = MOVES[S(entry.status)][1] if entry.status in MOVES else None
+    verb = _(verb) if verb else status_name(entry.status)
     who = names.get(entry.actor_id or 0) or _("кто-то")
     return f"{verb}: {esc(who)}, {format_moment(entry.at, tz, today)}"
 
@@ -241,23 +193,20 @@ def card_text(card: OrderCard, names: dict[int, str], tz: ZoneInfo, today: date)
     order = card.order
     title = _("Заказ №{number}").format(number=esc(order.number or order.id))
     lines = [f"<b>{title}</b> · {esc(status_label(order.status, order.status_name))}"]
-    when = ", ".join(
-        x for x in (format_day(order.delivery_date, today), format_slot(order.delivery_slot)) if x
-    )
-    lines.append(f"📅 {esc(when)}")
+    lines.append(f"📅 {esc(_when(order, today, ', '))}")
     if order.address:
         lines.append(f"📍 {esc(cut(order.address, ADDRESS))}")
         lines.append(map_links(order))
     else:
         lines.append("📍 " + _("самовывоз / без адреса"))
     for label, person in ((_("👤 Получатель"), order.recipient), (_("🙋 Отправитель"), order.sender)):
-        if person is not None:
-            line = person_line(label, person.name, person.phone)
-            if line:
-                lines.append(line)
+        parts = (
+            [esc(cut(person.name, NAME)) if person.name else "", esc(person.phone or "")] if person else []
+        )
+        if any(parts):
+            lines.append(f"{label}: " + ", ".join(p for p in parts if p))
     if order.items:
-        lines.append("")
-        lines.append("<b>" + _("Состав:") + "</b>")
+        lines += ["", "<b>" + _("Состав:") + "</b>"]
         for item in order.items[:MAX_ITEMS]:
             lines.append(f"• {esc(cut(item.name or '—', ITEM_NAME))} × {item.quantity or 1}")
         if len(order.items) > MAX_ITEMS:
@@ -269,32 +218,37 @@ def card_text(card: OrderCard, names: dict[int, str], tz: ZoneInfo, today: date)
     money = format_money(order.amount, order.currency)
     lines.append(f"💰 {esc(money)}" + (f" · {esc(payment)}" if payment else ""))
     if order.postcard_text:
-        lines.append("")
-        lines.append("💌 " + _("Текст открытки:"))
-        lines.append(f"<pre>{esc(cut(order.postcard_text, POSTCARD))}</pre>")
-    if order.comment:
-        label = _("Комментарий клиента")
-        lines.append(f"💬 {label}: {esc(cut(order.comment, COMMENT))}")
-    if order.notes:
-        label = _("Заметки флориста")
-        lines.append(f"📝 {label}: {esc(cut(order.notes, NOTES))}")
-    if card.handled:
-        lines.append("")
-        lines.extend(handling_line(entry, names, tz, today) for entry in card.handled[-6:])
-    if card.photo_url:
-        photo = _("Фото букета")
-        lines.append(f'📷 <a href="{esc_attr(card.photo_url)}">{photo}</a>')
+        lines += ["", "💌 " + _("Текст открытки:"), f"<pre>{esc(cut(order.postcard_text, POSTCARD))}</pre>"]
+    for icon, label, text, limit in (
+        ("💬", _("Комментарий клиента"), order.comment, COMMENT),
+        ("📝", _("Заметки флориста"), order.notes, NOTES),
+    ):
+        if text:
+            lines.append(f"{icon} {label}: {esc(cut(text, limit))}")
+    moves = [entry for entry in card.handled if not entry.attached][-6:]
+    if moves:
+        lines += ["", *(handling_line(entry, names, tz, today) for entry in moves)]
+    for url, label in ((card.photo_url, _("Фото букета")), (card.handover_url, _("Фото вручения"))):
+        if url:
+            lines.append(f'📷 <a href="{esc_attr(url)}">{label}</a>')
     if card.allowed is None:
-        lines.append("")
-        lines.append(_("⚠️ Не удалось узнать, какие статусы доступны. Нажмите «Обновить»."))
+        lines += ["", _("⚠️ Не удалось узнать, какие статусы доступны. Нажмите «Обновить».")]
     return "\n".join(lines)
 
 
-def card_preview(card: OrderCard) -> LinkPreviewOptions:
-    """The bouquet photo above the card, when there is one."""
+def card_screen(
+    card: OrderCard, names: dict[int, str], role: Role, tz: ZoneInfo, today: date, offer: str | None = None
+) -> dict[str, Any]:
+    """The card ready to send or edit; `offer`: the status just reached, whose photo is asked for."""
+    text = card_text(card, names, tz, today)
+    if offer in PHOTO_OFFERS:
+        text += "\n\n" + _(PHOTO_OFFERS[S(offer)])
+    actions = actions_for(role, card.allowed) if card.allowed else []
+    preview = LinkPreviewOptions(is_disabled=True)  # the bouquet photo above the card, when there is one
     if card.photo_url:
-        return LinkPreviewOptions(url=card.photo_url, prefer_large_media=True, show_above_text=True)
-    return LinkPreviewOptions(is_disabled=True)
+        preview = LinkPreviewOptions(url=card.photo_url, prefer_large_media=True, show_above_text=True)
+    keys = card_keyboard(card, actions, courier=role is Role.COURIER)
+    return {"text": text, "reply_markup": keys, "link_preview_options": preview}
 
 
 def card_keyboard(card: OrderCard, actions: list[str], *, courier: bool) -> InlineKeyboardMarkup:
@@ -306,25 +260,83 @@ def card_keyboard(card: OrderCard, actions: list[str], *, courier: bool) -> Inli
             data = OrderCb(action=action, id=order.id, to=target, frm=order.status).pack()
         except ValueError:  # a code the server made up that cannot travel in a button (":", > 64 bytes)
             continue
-        rows.append([_button(action_label(target, courier=courier), data)])
-    rows.append([_button(_("🔄 Обновить"), OrderCb(action="v", id=order.id).pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+        rows.append([button(action_label(target, courier=courier), data)])
+    rows.append([button(_("🔄 Обновить"), OrderCb(action="v", id=order.id))])
+    return keyboard(*rows)
 
 
-def cancel_keyboard(order_id: int, frm: str) -> InlineKeyboardMarkup:
-    def reason(code: str) -> str:
-        return OrderCb(action="r", id=order_id, to=S.CANCELLED, frm=frm, arg=code).pack()
+def cancel_screen(card_html: str, order_id: int, frm: str) -> dict[str, Any]:
+    """The card with the question under it, and the reasons to pick from."""
+    question = _("<b>Отменить заказ №{number}?</b> Выберите причину.").format(number=order_id)
+    rows = [
+        [button(_(label), OrderCb(action="r", id=order_id, to=S.CANCELLED, frm=frm, arg=code))]
+        for code, label in [*CANCEL_REASONS.items(), ("other", N_("✏️ Другая причина"))]
+    ]
+    rows.append([button(_("↩️ Не отменять"), OrderCb(action="b", id=order_id))])
+    return {"text": f"{card_html}\n\n{question}", "reply_markup": keyboard(*rows)}
 
-    rows = [[_button(_(label), reason(code))] for code, label in CANCEL_REASONS.items()]
-    rows.append([_button(_("✏️ Другая причина"), reason("other"))])
-    rows.append([_button(_("↩️ Не отменять"), OrderCb(action="b", id=order_id).pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
 
-
-def photo_keyboard(order_id: int, target: str, frm: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [_button(_("➡️ Без фото"), OrderCb(action="n", id=order_id, to=target, frm=frm).pack())],
-            [_button(_("↩️ Отмена"), OrderCb(action="b", id=order_id, arg="p").pack())],
-        ]
+def reason_question(order_id: int) -> str:
+    return _("Напишите причину отмены заказа №{number} одним сообщением (до {limit} символов).").format(
+        number=order_id, limit=REASON_MAX
     )
+
+
+def reason_problem(error: BadReason) -> str:
+    if error.length < REASON_MIN:
+        return _("Причина слишком короткая. Напишите, почему отменяется заказ.")
+    return _("Слишком длинно: {length} символов, можно до {limit}. Напишите короче.").format(
+        length=error.length, limit=REASON_MAX
+    )
+
+
+OUTCOMES = {  # what went wrong when it is the same whatever the order
+    ChangeOutcome.UNKNOWN: N_(
+        "Сервер не ответил вовремя, и проверить не удалось: "
+        "неизвестно, сменился ли статус заказа №{number}. Нажмите «Обновить» через минуту."
+    ),
+    ChangeOutcome.UNAVAILABLE: N_(
+        "Сервер заказов сейчас недоступен — статус заказа №{number} не изменён. Попробуйте ещё раз."
+    ),
+    ChangeOutcome.NOT_FOUND: N_("Заказ №{number} не найден."),
+    ChangeOutcome.FORBIDDEN: N_("Вам нельзя так менять этот заказ."),
+}
+
+
+def outcome_text(result: ChangeResult, order_id: int, target: str, mover: str | None) -> str | None:
+    """The one line that tells the person what happened (None when the edited card says it all)."""
+    if result.outcome is ChangeOutcome.ALREADY:
+        order = result.card.order if result.card else None
+        status = status_name(order.status if order else "", order.status_name if order else None)
+        if mover:
+            text = _("Заказ №{number} уже «{status}» — это сделал(а) {who}. Карточка обновлена.")
+        else:
+            text = _("Заказ №{number} уже «{status}». Карточка обновлена.")
+        return text.format(number=order_id, status=status, who=esc(mover))
+    if result.outcome is ChangeOutcome.REFUSED:
+        if result.reason:
+            text = _("Сервер не разрешил сменить статус заказа №{number}: {reason}")
+        else:
+            text = _("Сейчас заказ №{number} нельзя перевести в «{status}». Карточка обновлена.")
+        return text.format(number=order_id, reason=esc(result.reason), status=status_name(target))
+    known = OUTCOMES.get(result.outcome)
+    return _(known).format(number=order_id) if known else None
+
+
+def no_photo_step(card: OrderCard) -> str:
+    """A captioned photo of an order it makes no step for (not assembled or delivered by this role)."""
+    status = status_name(card.order.status, card.order.status_name)
+    return _("К заказу №{number} сейчас нельзя приложить фото: он «{status}».").format(
+        number=card.order.id, status=status
+    )
+
+
+def waiting_text(photo: bool, order_id: object) -> str:
+    """What a step waits for when something else came: the photo, or the typed cancel reason."""
+    if photo:
+        return _("Жду фото к заказу №{number}, если нужно. /cancel — без фото.").format(number=order_id)
+    return _("Напишите причину отмены текстом или /cancel, чтобы не отменять заказ.")
+
+
+def not_found(order_id: int) -> str:
+    return _(OUTCOMES[ChangeOutcome.NOT_FOUND]).format(number=order_id)

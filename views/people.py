@@ -1,216 +1,252 @@
-"""How colleagues and invitations look in Telegram."""
+"""/staff as it looks: the list of colleagues, a colleague's card, the questions of adding and
+editing one, bot roles, invitations, and the words for a refusal. A screen is the keyword
+arguments of `ctx.send` / `ctx.show`: its text and keyboard."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton as Button
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from handlers.start import role_name
 from services.models import Colleague
-from services.people import POSITIONS, ColleagueView, Invite
+from services.people import (
+    POSITIONS,
+    ColleagueView,
+    Invite,
+    InviteProblem,
+    PeopleError,
+    Refusal,
+    may_give_roles,
+    positions_to_give,
+    roles_to_give,
+)
+from services.person import Person
 from services.roles import Role
 from views.callbacks import ColleagueCb, InviteCb
 from views.i18n import N_
-from views.render import cut, esc
+from views.profile import position_name
+from views.render import button, cut, esc, keyboard, page_of, pager
+from views.start import help_text, main_actions, role_name
 
+Screen = dict[str, Any]
 PAGE = 10
-
-POSITION_NAMES = {
-    "owner": N_("Владелец"),
-    "director": N_("Директор"),
-    "senior": N_("Старший флорист"),
-    "manager": N_("Менеджер"),
-    "florist": N_("Флорист"),
-    "seller": N_("Продавец"),
-    "assistant": N_("Помощник"),
-    "courier": N_("Курьер"),
+REFUSALS = {
+    Refusal.OWNER_PROTECTED: N_("Старший флорист не может менять, отключать или удалять владельца."),
+    Refusal.NO_OWNER_PROMOTION: N_("Назначить владельца может только владелец."),
+    Refusal.ROLES_OWNER_ONLY: N_("Роли в боте меняет владелец."),
+    Refusal.NOT_ALLOWED: N_("Это доступно владельцу и старшему флористу."),
+}
+ADD_QUESTIONS = {
+    "name": N_("➕ <b>Новый сотрудник.</b> Как зовут? (имя и фамилия)"),
+    "phone": N_("Телефон? Например: 8 777 123 45 67"),
+    "position": N_("Должность?"),
+}
+EDIT_QUESTIONS = {
+    "name": N_("Новое имя?"),
+    "phone": N_("Новый телефон? Например: 8 777 123 45 67"),
+    "position": N_("Новая должность?"),
+}
+INVITE_PROBLEMS = {
+    InviteProblem.USED: N_("Эта ссылка уже использована."),
+    InviteProblem.EXPIRED: N_("Срок действия ссылки истёк (она действует 24 часа)."),
+    InviteProblem.REVOKED: N_("Эту ссылку отозвали."),
+    InviteProblem.UNKNOWN: N_("Ссылка не подошла."),
 }
 
 
-def position_name(position: str | None) -> str:
-    if not position:
-        return "—"
-    return _(POSITION_NAMES[position]) if position in POSITION_NAMES else position
+def refused_text(error: Exception, gone: str) -> str:
+    """Why nothing was done: the service's refusal, `gone` (N_) for someone gone, or a forged button."""
+    if isinstance(error, PeopleError):
+        return _(REFUSALS[error.refusal])
+    return _(gone) if isinstance(error, LookupError) else _("Эта кнопка устарела.")
 
 
-def button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data)
+def _screen(lines: list[str], *rows: list[Button] | None) -> Screen:
+    return {"text": "\n".join(lines), "reply_markup": keyboard(*rows)}
 
 
-def list_screen(
-    colleagues: list[Colleague], *, only_active: bool, position: str | None, page: int
-) -> tuple[str, InlineKeyboardMarkup]:
-    pages = max(1, -(-len(colleagues) // PAGE))
-    page = min(max(page, 0), pages - 1)
-    shown = colleagues[page * PAGE : (page + 1) * PAGE]
-    scope = _("Активные") if only_active else _("Все")
-    title = _("👥 <b>Сотрудники</b> · {scope}").format(scope=scope)
-    if position:
-        title += f" · {esc(position_name(position))}"
-    lines = [f"{title} · {len(colleagues)}"]
+def _by(width: int, buttons: list[Button]) -> list[list[Button]]:
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
+def _about(member: Person, text: str) -> str:
+    return text.format(name=esc(member.name), role=role_name(Role(member.role)))
+
+
+def _cancel_row() -> list[Button]:
+    return [button(_("↩️ Отмена"), ColleagueCb(action="x"))]
+
+
+def cancel_keyboard() -> InlineKeyboardMarkup:
+    return keyboard(_cancel_row())
+
+
+def _listing(scope: str, position: str | None, page: int = 0) -> ColleagueCb:
+    return ColleagueCb(action="l", arg=f"{scope}.{position or ''}", page=page)
+
+
+def scope_of(arg: str) -> tuple[bool, str | None]:
+    """A list button's «a.<position>» (active only) or «all.<position>»; the position may be empty."""
+    scope, _sep, position = arg.partition(".")
+    return scope != "all", position or None
+
+
+def list_screen(colleagues: list[Colleague], only_active: bool, position: str | None, page: int) -> Screen:
+    shown, page, pages = page_of(colleagues, page, PAGE)
+    scope = "a" if only_active else "all"
+    title = _("👥 <b>Сотрудники</b> · {scope}").format(scope=_("Активные") if only_active else _("Все"))
+    lines = [title + (f" · {esc(position_name(position))}" if position else "") + f" · {len(colleagues)}"]
     counts = Counter(c.position for c in colleagues)
     if counts and not position:
         lines.append(", ".join(f"{esc(position_name(p))}: {n}" for p, n in counts.most_common()))
     if pages > 1:
         lines.append(_("стр. {page} из {pages}").format(page=page + 1, pages=pages))
     lines.append("")
-    for colleague in shown:
-        mark = "" if colleague.is_active else " · " + _("неактивен")
-        lines.append(
-            f"{esc(cut(colleague.name or '—', 50))} — {esc(position_name(colleague.position))}{mark}"
-        )
+    for c in shown:
+        mark = "" if c.is_active else " · " + _("неактивен")
+        lines.append(f"{esc(cut(c.name or '—', 50))} — {esc(position_name(c.position))}{mark}")
     if not colleagues:
         lines.append(_("Никого не нашёл."))
-    scope_arg = "a" if only_active else "all"
-    filter_arg = f"{scope_arg}.{position or ''}"
+    named = [p for p in POSITIONS if p in counts or p == position]
+    filters = [button(("• " if p == position else "") + position_name(p), _listing(scope, p)) for p in named]
+    if position:
+        filters.insert(0, button(_("Все должности"), _listing(scope, None)))
     rows = [
-        [
-            button(
-                f"{cut(c.name or '—', 30)} · {position_name(c.position)}",
-                ColleagueCb(action="o", id=c.id).pack(),
-            )
-        ]
+        [button(f"{cut(c.name or '—', 30)} · {position_name(c.position)}", ColleagueCb(action="o", id=c.id))]
         for c in shown
     ]
-    if pages > 1:
-        nav = []
-        if page > 0:
-            nav.append(button("◀", ColleagueCb(action="l", arg=filter_arg, page=page - 1).pack()))
-        if page < pages - 1:
-            nav.append(button("▶", ColleagueCb(action="l", arg=filter_arg, page=page + 1).pack()))
-        rows.append(nav)
-    rows.append(
+    return _screen(
+        lines,
+        *rows,
+        pager(page, pages, lambda n: _listing(scope, position, n)),
         [
-            button(
-                ("• " if only_active else "") + _("Активные"),
-                ColleagueCb(action="l", arg=f"a.{position or ''}").pack(),
-            ),
-            button(
-                ("• " if not only_active else "") + _("Все"),
-                ColleagueCb(action="l", arg=f"all.{position or ''}").pack(),
-            ),
-        ]
+            button(("• " if only_active else "") + _("Активные"), _listing("a", position)),
+            button(("• " if not only_active else "") + _("Все"), _listing("all", position)),
+        ],
+        *_by(3, filters),
+        [button(_("➕ Добавить"), ColleagueCb(action="n")), button(_("✉️ Пригласить"), InviteCb(action="l"))],
     )
-    positions = [
-        button(
-            ("• " if p == position else "") + position_name(p),
-            ColleagueCb(action="l", arg=f"{scope_arg}.{p}").pack(),
-        )
-        for p in POSITIONS
-        if p in counts or p == position
-    ]
-    if position:
-        positions.insert(0, button(_("Все должности"), ColleagueCb(action="l", arg=f"{scope_arg}.").pack()))
-    rows.extend(positions[i : i + 3] for i in range(0, len(positions), 3))
-    rows.append(
-        [
-            button(_("➕ Добавить"), ColleagueCb(action="n").pack()),
-            button(_("✉️ Пригласить"), InviteCb(action="l").pack()),
-        ]
-    )
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def card_screen(
-    view: ColleagueView, viewer: Role, tz: ZoneInfo, today: date
-) -> tuple[str, InlineKeyboardMarkup]:
-    colleague = view.colleague
-    lines = [
+def card_screen(view: ColleagueView, viewer: Role, head: str = "") -> Screen:
+    """A colleague's card, under `head` (what was just done) when there is one."""
+    colleague, member, cid = view.colleague, view.member, view.colleague.id
+    lines = [head, ""] if head else []
+    lines += [
         f"👤 <b>{esc(colleague.name or '—')}</b>",
         _("Телефон: {phone}").format(phone=esc(colleague.phone or "—")),
         _("Должность: {position}").format(position=esc(position_name(colleague.position))),
         _("Статус: {state}").format(state=_("работает") if colleague.is_active else _("неактивен")),
     ]
     if colleague.joined_at is not None:
-        joined = (
-            colleague.joined_at.date() if isinstance(colleague.joined_at, datetime) else colleague.joined_at
-        )
-        lines.append(_("С нами с {day}").format(day=f"{joined:%d.%m.%Y}"))
-    if view.member is not None and view.member.active:
-        lines.append(_("В боте: да, роль — {role}").format(role=role_name(Role(view.member.role))))
-    else:
-        lines.append(_("В боте: нет"))
-    cid = colleague.id
-    rows = [
+        lines.append(_("С нами с {day}").format(day=f"{colleague.joined_at:%d.%m.%Y}"))
+    connected = member is not None and member.active
+    lines.append(_about(member, _("В боте: да, роль — {role}")) if member and connected else _("В боте: нет"))
+    active = colleague.is_active
+    return _screen(
+        lines,
         [
-            button(_("✏️ Имя"), ColleagueCb(action="e", id=cid, arg="name").pack()),
-            button(_("✏️ Телефон"), ColleagueCb(action="e", id=cid, arg="phone").pack()),
-            button(_("✏️ Должность"), ColleagueCb(action="e", id=cid, arg="position").pack()),
+            button(_("✏️ Имя"), ColleagueCb(action="e", id=cid, arg="name")),
+            button(_("✏️ Телефон"), ColleagueCb(action="e", id=cid, arg="phone")),
+            button(_("✏️ Должность"), ColleagueCb(action="e", id=cid, arg="position")),
         ],
         [
-            button(
-                _("⏸ Деактивировать") if colleague.is_active else _("▶️ Активировать"),
-                ColleagueCb(action="t", id=cid).pack(),
-            ),
-            button(_("🗑 Удалить"), ColleagueCb(action="d", id=cid).pack()),
+            button(_("⏸ Деактивировать") if active else _("▶️ Активировать"), ColleagueCb(action="t", id=cid)),
+            button(_("🗑 Удалить"), ColleagueCb(action="d", id=cid)),
         ],
-    ]
-    if colleague.is_active and (view.member is None or not view.member.active):
-        rows.append([button(_("✉️ Пригласить в бот"), InviteCb(action="c", id=cid).pack())])
-    if viewer is Role.OWNER and view.member is not None and view.member.active:
-        rows.append([button(_("🔑 Роль в боте"), ColleagueCb(action="R", id=cid).pack())])
-    rows.append([button(_("↩️ К списку"), ColleagueCb(action="l", arg="a.").pack())])
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def positions_keyboard(viewer: Role, *, colleague_id: str = "") -> InlineKeyboardMarkup:
-    allowed = [p for p in POSITIONS if viewer is Role.OWNER or p not in ("owner", "director")]
-    buttons = [
-        button(position_name(p), ColleagueCb(action="p", id=colleague_id, arg=p).pack()) for p in allowed
-    ]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([button(_("↩️ Отмена"), ColleagueCb(action="x").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def roles_keyboard(viewer: Role, *, action: str, colleague_id: str = "") -> InlineKeyboardMarkup:
-    roles = [r for r in Role if viewer is Role.OWNER or r is not Role.OWNER]
-    if action == "invite":
-        rows = [
-            [button(role_name(r), InviteCb(action="r", arg=r.value, id=colleague_id).pack())] for r in roles
-        ]
-    else:
-        rows = [
-            [button(role_name(r), ColleagueCb(action="r", id=colleague_id, arg=r.value).pack())]
-            for r in roles
-        ]
-    rows.append([button(_("↩️ Отмена"), ColleagueCb(action="x").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def invites_screen(invites: list[Invite], tz: ZoneInfo) -> tuple[str, InlineKeyboardMarkup]:
-    lines = [_("✉️ <b>Приглашения</b>"), _("Выберите роль, чтобы сделать одноразовую ссылку на 24 часа."), ""]
-    if invites:
-        lines.append(_("Открытые ссылки:"))
-    rows = []
-    for invite in invites:
-        who = f" · {esc(invite.name)}" if invite.name else ""
-        until = invite.expires_at.astimezone(tz)
-        lines.append(
-            f"• {role_name(invite.role)}{who} — " + _("до {time}").format(time=f"{until:%d.%m %H:%M}")
-        )
-        rows.append(
-            [
-                button(
-                    _("Отозвать: {role}").format(role=role_name(invite.role))
-                    + (f" · {cut(invite.name, 20)}" if invite.name else ""),
-                    InviteCb(action="v", arg=invite.code).pack(),
-                )
-            ]
-        )
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def confirm_new(data: dict[str, str]) -> str:
-    return "\n".join(
-        [
-            _("<b>Новый сотрудник — проверьте:</b>"),
-            _("Имя: {name}").format(name=esc(data["name"])),
-            _("Телефон: {phone}").format(phone=esc(data["phone"])),
-            _("Должность: {position}").format(position=esc(position_name(data["position"]))),
-        ]
+        [button(_("✉️ Пригласить в бот"), InviteCb(action="c", id=cid))] if active and not connected else None,
+        [button(_("🔑 Роль в боте"), ColleagueCb(action="R", id=cid))]
+        if may_give_roles(viewer) and connected
+        else None,
+        [button(_("↩️ К списку"), _listing("a", None))],
     )
+
+
+def positions_keyboard(viewer: Role, colleague_id: str = "") -> InlineKeyboardMarkup:
+    positions = positions_to_give(viewer)
+    buttons = [button(position_name(p), ColleagueCb(action="p", id=colleague_id, arg=p)) for p in positions]
+    return keyboard(*_by(2, buttons), _cancel_row())
+
+
+def question(field: str, viewer: Role, colleague_id: str | None = None) -> Screen:
+    """What to type (or pick) next: for the new colleague, or for `colleague_id`'s card."""
+    text = _((EDIT_QUESTIONS if colleague_id is not None else ADD_QUESTIONS)[field])
+    markup = positions_keyboard(viewer, colleague_id or "") if field == "position" else cancel_keyboard()
+    return {"text": text, "reply_markup": markup}
+
+
+def confirm_new(new: dict[str, str]) -> Screen:
+    lines = [
+        _("<b>Новый сотрудник — проверьте:</b>"),
+        _("Имя: {name}").format(name=esc(new["name"])),
+        _("Телефон: {phone}").format(phone=esc(new["phone"])),
+        _("Должность: {position}").format(position=esc(position_name(new["position"]))),
+    ]
+    return _screen(lines, [button(_("✅ Сохранить"), ColleagueCb(action="s"))], _cancel_row())
+
+
+def delete_question(colleague: Colleague) -> Screen:
+    name = esc(colleague.name or "")
+    return _screen(
+        [_("Удалить сотрудника {name}? Доступ к боту тоже закроется.").format(name=name)],
+        [button(_("🗑 Да, удалить"), ColleagueCb(action="D", id=colleague.id))],
+        [button(_("↩️ Не удалять"), ColleagueCb(action="o", id=colleague.id))],
+    )
+
+
+def roles_screen(colleague_id: str) -> Screen:
+    rows = [[button(role_name(r), ColleagueCb(action="r", id=colleague_id, arg=r.value))] for r in Role]
+    return _screen([_("Новая роль в боте?")], *rows, _cancel_row())
+
+
+def role_changed_text(member: Person) -> str:
+    return _about(member, _("🔑 {name}: теперь {role}. Действует со следующего нажатия."))
+
+
+def invites_screen(invites: list[Invite], viewer: Role, tz: ZoneInfo, colleague_id: str = "") -> Screen:
+    """The roles to make a link for (for `colleague_id`, when it is their card the person came
+    from), then the open links, each with its «Отозвать»."""
+    lines = [_("✉️ <b>Приглашения</b>"), _("Выберите роль, чтобы сделать одноразовую ссылку на 24 часа."), ""]
+    roles = roles_to_give(viewer)
+    rows = [[button(role_name(r), InviteCb(action="r", arg=r.value, id=colleague_id))] for r in roles]
+    lines += [_("Открытые ссылки:")] if invites else []
+    for invite in invites:
+        until = _("до {time}").format(time=f"{invite.expires_at.astimezone(tz):%d.%m %H:%M}")
+        lines.append(
+            f"• {role_name(invite.role)}" + (f" · {esc(invite.name)}" if invite.name else "") + f" — {until}"
+        )
+        label = _("Отозвать: {role}").format(role=role_name(invite.role))
+        label += f" · {cut(invite.name, 20)}" if invite.name else ""
+        rows.append([button(label, InviteCb(action="v", arg=invite.code))])
+    return _screen(lines, *rows)
+
+
+def invite_text(invite: Invite, bot_username: str) -> str:
+    link = f"https://t.me/{bot_username}?start={invite.code}"
+    who = f" ({esc(invite.name)})" if invite.name else ""
+    return _(
+        "✉️ Ссылка для роли «{role}»{who}:\n{link}\n\n"
+        "Действует 24 часа и только один раз. Перешлите её человеку."
+    ).format(role=role_name(invite.role), who=who, link=esc(link))
+
+
+def invite_problem_text(problem: InviteProblem, telegram_id: int) -> str:
+    tail = _("Попросите владельца магазина новую ссылку. Ваш Telegram ID: <code>{telegram_id}</code>")
+    return _(INVITE_PROBLEMS[problem]) + " " + tail.format(telegram_id=telegram_id)
+
+
+def welcome(member: Person) -> Screen:
+    """The newcomer's first screen: who they are now, what they can do, their main actions."""
+    hello = _about(member, _("Здравствуйте, {name}! Вы в команде: {role}."))
+    return {
+        "text": f"{hello}\n\n{help_text(Role(member.role))}",
+        "reply_markup": main_actions(Role(member.role)),
+    }
+
+
+def joined_text(member: Person) -> str:
+    return _about(member, _("✅ {name} подключился(-лась) к боту по вашей ссылке: {role}."))

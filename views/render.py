@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -55,14 +55,3 @@ def pager(page: int, pages: int, make: Callable[[int], str | CallbackData]) -> l
     if page < pages - 1:
         row.append(button("▶", make(page + 1)))
     return row
-
-
-async def edit_or_send(
-    bot: Any, message: Any = None, *, chat_id: Any = None, message_id: Any = None, text: str, **kwargs: Any
-) -> None:
-    """TRANSITION: the old helper for modules not yet ported; use Ctx.show / Ctx.edit."""
-    from handlers.context import edit_or_send as edit
-
-    if message is not None:
-        chat_id, message_id = message.chat.id, message.message_id
-    await edit(bot, chat_id, message_id, text, **kwargs)

@@ -1,0 +1,257 @@
+"""/catalog and /customer as they look: a page of bouquets found, a bouquet's card with its
+composition, the customers found, and a customer's card with their orders."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardButton, LinkPreviewOptions
+from aiogram.utils.i18n import gettext as _
+
+from services.catalog import (
+    CUSTOMERS_SHOWN,
+    PAGE_SIZE,
+    CustomerQuery,
+    QueryKind,
+    customer_stats,
+    may_see_phones,
+)
+from services.models import Customer, Order, Product
+from services.orders import may_view
+from services.roles import Role
+from views.callbacks import CatalogCb, CustomerCb, OrderCb
+from views.i18n import N_
+from views.orders import format_day, format_money, status_label
+from views.render import button, cut, esc, esc_attr, keyboard, page_of, pager
+
+TITLE = 60
+BUTTON_TITLE = 34
+COMPOSITION_MAX = 25
+NAME = 60
+QUERY_SHOWN = 40
+
+PRODUCT_TYPES = {"vitrina": N_("витрина"), "catalog": N_("под заказ")}
+PRODUCTION_TIMES = {
+    "short": N_("быстро"),
+    "medium": N_("средний срок"),
+    "long": N_("долго — заказывать заранее"),
+}
+
+
+def _header(title: str, count: int, page: int, pages: int) -> str:
+    header = f"<b>{title}</b> · {count}"
+    if pages > 1:
+        header += " · " + _("стр. {page} из {pages}").format(page=page + 1, pages=pages)
+    return header
+
+
+def _searched(title: str, query: str) -> str:
+    return title + f" · «{esc(cut(query, QUERY_SHOWN))}»"
+
+
+# --- products ------------------------------------------------------------------------------------
+
+
+def price_text(product: Product) -> str:
+    """The price as the shop shows it: the server's own text («7 500 ₸»), else formatted here."""
+    text = product.price_text or ""
+    if any(not (ch.isdigit() or ch.isspace() or ch in ".,") for ch in text):
+        return text
+    return format_money(product.price, product.currency)
+
+
+def type_name(product: Product) -> str:
+    label = PRODUCT_TYPES.get(product.type or "")
+    if label:
+        return _(label)
+    return esc(product.type) if product.type else "—"  # HTML-ready: it came from the API
+
+
+def _kind(product: Product) -> list[str]:
+    """Showcase or made to order, and whether it can be had now."""
+    if product.is_available is None:
+        return [type_name(product)]
+    if not product.is_available:
+        return [type_name(product), _("⛔ нет в наличии")]
+    return [type_name(product), _("✅ в наличии") if product.type == "vitrina" else _("✅ можно заказать")]
+
+
+def ask_query(typed: bool) -> str:
+    """What /catalog asks for: what to search, or more than was `typed`."""
+    if typed:
+        return _("Слишком коротко: напишите хотя бы две буквы, например «пионы». /cancel — не искать.")
+    return _("💐 Что ищем? Напишите название букета или цветка, например «пионы» или «красные розы».")
+
+
+def catalog_page(products: list[Product], query: str, page: int) -> dict[str, Any]:
+    title = _searched(_("💐 Каталог"), query)
+    if not products:
+        text = _("Ничего не нашёл. Попробуйте иначе: «пионы», «красные розы», «коробка».")
+        return {"text": f"<b>{title}</b>\n\n{text}", "reply_markup": None}
+    shown, page, pages = page_of(products, page, PAGE_SIZE)
+    rows = [_header(title, len(products), page, pages), ""]
+    for p in shown:
+        rows.append(" · ".join([f"<b>{esc(cut(p.title, TITLE))}</b>", esc(price_text(p)), *_kind(p)]))
+    rows += ["", _("Нажмите на букет, чтобы открыть карточку с составом.")]
+    buttons = [
+        [button(f"{cut(p.title, BUTTON_TITLE)} · {price_text(p)}", CatalogCb(action="o", id=p.id))]
+        for p in shown
+    ]
+    nav = pager(page, pages, lambda n: CatalogCb(action="p", page=n))
+    return {"text": "\n".join(rows), "reply_markup": keyboard(*buttons, nav)}
+
+
+def _size(product: Product) -> str | None:
+    if product.width and product.height:
+        return _("Размер: {width} × {height} см").format(width=esc(product.width), height=esc(product.height))
+    if product.width or product.height:
+        return _("Размер: {size} см").format(size=esc(product.width or product.height))
+    return None
+
+
+def _composition(product: Product) -> list[str]:
+    if not product.composition:
+        return [_("Состав не указан.")]
+    rows = [_("<b>Состав:</b>")]
+    for item in product.composition[:COMPOSITION_MAX]:
+        name = esc(cut(item.name or item.id or "—", NAME))
+        amount = "" if item.amount is None else " — " + _("{count} шт").format(count=item.amount)
+        rows.append(f"• {name}{amount}")
+    if len(product.composition) > COMPOSITION_MAX:
+        rows.append(_("…и ещё {count}").format(count=len(product.composition) - COMPOSITION_MAX))
+    return rows
+
+
+def product_card(product: Product) -> dict[str, Any]:
+    price = _("Цена: {price}").format(price=esc(price_text(product)))
+    if product.discount:
+        price += " · " + _("скидка {discount}%").format(discount=product.discount)
+    rows = [f"💐 <b>{esc(cut(product.title, 200))}</b>", " · ".join(_kind(product)), price, _size(product)]
+    if product.production_time:
+        label = PRODUCTION_TIMES.get(product.production_time)
+        time = _(label) if label else esc(product.production_time)
+        rows.append(_("Изготовление: {time}").format(time=time))
+    rows += ["", *_composition(product)]
+    photo = product.image_url
+    if photo:
+        rows += ["", f'<a href="{esc_attr(photo)}">' + _("📷 Фото") + "</a>"]
+    preview = (
+        LinkPreviewOptions(url=photo, prefer_large_media=True, show_above_text=True)
+        if photo
+        else LinkPreviewOptions(is_disabled=True)
+    )
+    return {"text": "\n".join(r for r in rows if r is not None), "link_preview_options": preview}
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+def lookup_problem(lookup: CustomerQuery) -> str | None:
+    """Why a /customer query cannot be searched yet, with an example of one that can."""
+    if not lookup.text:
+        return _(
+            "Напишите телефон или имя клиента, например: /customer 8 701 555 23 41 или /customer Айгерим"
+        )
+    if lookup.kind is QueryKind.TOO_SHORT:
+        return _(
+            "Одной буквы мало — под неё подойдут почти все. Напишите часть имени (от двух букв) "
+            "или телефон, например: /customer Айгерим или /customer 52341"
+        )
+    if lookup.kind is QueryKind.FEW_DIGITS:
+        return _("Мало цифр. Напишите весь номер или хотя бы 5 последних цифр, например: /customer 52341")
+    return None
+
+
+def _name(customer: Customer, limit: int) -> str:
+    return cut(customer.name or _("без имени"), limit)
+
+
+def _phone_tail(phone: str | None) -> str:
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return f"…{digits[-4:]}" if len(digits) >= 4 else ""
+
+
+def customers_found(found: list[Customer], query: str, phones: bool) -> dict[str, Any]:
+    """The customers a query matched (none: not found); `phones`: may this person see them."""
+    if not found:
+        text = _("Клиент «{query}» не найден. Проверьте номер или напишите часть имени.")
+        return {"text": text.format(query=esc(cut(query, QUERY_SHOWN)))}
+    shown = found[:CUSTOMERS_SHOWN]
+    rows = [_header(_searched(_("👥 Клиенты"), query), len(found), 0, 1), ""]
+    for customer in shown:
+        parts = [esc(_name(customer, NAME))]
+        if phones and customer.phone:
+            parts.append(esc(customer.phone))
+        if customer.orders_count is not None:
+            parts.append(_("заказов: {count}").format(count=customer.orders_count))
+        rows.append("• " + " · ".join(parts))
+    rows.append("")
+    if len(found) > len(shown):
+        rows.append(
+            _("Показаны первые {shown}. Уточните: полный номер или имя и фамилия.").format(shown=len(shown))
+        )
+    rows.append(_("Выберите клиента:"))
+    buttons = [
+        [
+            button(
+                f"{_name(c, 40)} {_phone_tail(c.phone) if phones else ''}".strip(),
+                CustomerCb(action="o", id=c.id),
+            )
+        ]
+        for c in shown
+    ]
+    return {"text": "\n".join(rows), "reply_markup": keyboard(*buttons)}
+
+
+def _summary(customer: Customer, orders: list[Order], tz: ZoneInfo, today: date) -> str:
+    stats = customer_stats(customer, orders)
+    summary = [_("Заказов: {count}").format(count=stats.orders)]
+    if stats.total is not None:
+        summary.append(_("на сумму {total}").format(total=format_money(stats.total)))
+    if stats.last_order_at is not None:
+        day = format_day(stats.last_order_at.astimezone(tz).date(), today)
+        summary.append(_("последний: {day}").format(day=day))
+    return " · ".join(summary)
+
+
+def _order_line(order: Order, today: date) -> str:
+    when = format_day(order.delivery_date, today)
+    if order.delivery_date is not None:
+        when = _("доставка {day}").format(day=when)
+    label = status_label(order.status, order.status_name)
+    money = format_money(order.amount, order.currency)
+    return f"№{esc(order.number or order.id)} · {esc(label)} · {esc(when)} · {esc(money)}"
+
+
+def customer_card(
+    customer: Customer, orders: list[Order], page: int, role: Role, tz: ZoneInfo, today: date
+) -> dict[str, Any]:
+    """A customer and a page of their orders; the ones this role may open are buttons."""
+    rows = [f"👤 <b>{esc(_name(customer, 120))}</b>"]
+    if customer.phone and may_see_phones(role):
+        rows.append("📞 " + esc(customer.phone))
+    rows += [_summary(customer, orders, tz, today), ""]
+    if not orders:
+        return {"text": "\n".join([*rows, _("Заказов в списке нет.")]), "reply_markup": None}
+    shown, page, pages = page_of(orders, page, PAGE_SIZE)
+    rows.append(_header(_("Заказы"), len(orders), page, pages))
+    rows += [_order_line(order, today) for order in shown]
+    buttons: list[list[InlineKeyboardButton]] = [
+        [
+            button(
+                f"№{o.number or o.id} · {status_label(o.status, o.status_name)}", OrderCb(action="o", id=o.id)
+            )
+        ]
+        for o in shown
+        if may_view(role, o)
+    ]
+    rows.append("")
+    if buttons:
+        rows.append(_("Нажмите на заказ, чтобы открыть его."))
+    if len(buttons) < len(shown):
+        rows.append(_("Завершённые и отменённые заказы открывают владелец и старший флорист."))
+    nav = pager(page, pages, lambda n: CustomerCb(action="p", id=customer.id, page=n))
+    markup = keyboard(*buttons, nav)
+    return {"text": "\n".join(rows), "reply_markup": markup if markup.inline_keyboard else None}
