@@ -8,7 +8,7 @@ from aiogram import F
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.context import Ctx, needs
@@ -17,7 +17,7 @@ from handlers.feature import Feature
 from handlers.forms import typed
 from services.catalog import CatalogService, clean_query, may_see_phones, parse_customer_query, too_short
 from services.errors import ApiError, ApiNotFound
-from services.roles import Permission, Role, can
+from services.roles import Permission
 from views import catalog as view
 from views.callbacks import CatalogCb, CustomerCb, MenuCb
 from views.i18n import N_
@@ -129,22 +129,15 @@ async def product_opened(
 # --- /customer -----------------------------------------------------------------------------------
 
 
-def _no_customers(event: TelegramObject, role: Role) -> bool:
-    return not can(role, P.CATALOG_VIEW)
-
-
 # Refused in the feature's own words («customers», not «the catalogue» of the shared refusal).
-@customers.message(Command("customer"), _no_customers, flags=needs())
-@customers.callback_query(CustomerCb.filter(), _no_customers, flags=needs())
-async def customers_refused(event: Message | CallbackQuery, ctx: Ctx) -> None:
-    await ctx.tell(_("Поиск клиентов вам недоступен."))
+NEEDS_CUSTOMERS = needs(P.CATALOG_VIEW, refusal=N_("Поиск клиентов вам недоступен."))
 
 
 async def _unavailable(ctx: Ctx, error: ApiError) -> None:
     await ctx.send(_("Не удалось загрузить клиентов.") + " " + esc(explain(error)))
 
 
-@customers.message(Command("customer"), flags=needs(P.CATALOG_VIEW))
+@customers.message(Command("customer"), flags=NEEDS_CUSTOMERS)
 async def customer_command(
     message: Message, command: CommandObject, ctx: Ctx, catalog: CatalogService
 ) -> None:
@@ -165,7 +158,7 @@ async def customer_command(
     await ctx.send(**view.customers_found(found, lookup.text, may_see_phones(ctx.role)))
 
 
-@customers.callback_query(CustomerCb.filter(F.action.in_({"o", "p"})), flags=needs(P.CATALOG_VIEW))
+@customers.callback_query(CustomerCb.filter(F.action.in_({"o", "p"})), flags=NEEDS_CUSTOMERS)
 async def customer_opened(
     query: CallbackQuery, callback_data: CustomerCb, ctx: Ctx, catalog: CatalogService
 ) -> None:

@@ -2,7 +2,7 @@
 the bot, invitation links; and `/start <code>` for the person who got such a link.
 
 Who may change whom is the service's rule (services/people.py): a refusal arrives as PeopleError
-(LookupError for someone gone, ValueError for a forged button) and is told once, by `_done`."""
+(ColleagueGone for someone gone, ValueError for a forged button) and is told once, by `_done`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,14 @@ from handlers.feature import Feature
 from handlers.forms import Step, typed
 from services.errors import ApiError
 from services.parsing import normalize_phone
-from services.people import ColleagueService, InviteProblem, InviteService, PeopleError, allowed_position
+from services.people import (
+    ColleagueGone,
+    ColleagueService,
+    InviteProblem,
+    InviteService,
+    PeopleError,
+    allowed_position,
+)
 from services.person import Person
 from services.roles import Permission, Role
 from services.staff import clean_name
@@ -69,7 +76,7 @@ async def _done(ctx: Ctx, work: Awaitable[T], gone: str = GONE, then: str = UNCH
         return await work
     except ApiError as error:
         await ctx.failed(error, then=_(then) if then else "")
-    except (PeopleError, LookupError, ValueError) as error:
+    except (PeopleError, ColleagueGone, ValueError) as error:
         await _refuse(ctx, error, gone)
     return None
 

@@ -64,7 +64,6 @@ async def leave_step(event: Message | CallbackQuery, ctx: Ctx, state: FSMContext
     """A command, the next order's number or any button leaves the photo step, «Не отменять» the
     typed reason; each then does what it does, as if no step was there."""
     await state.clear()
-    ctx.answered = True  # a button is answered by its own handler, not by this pass-through
     raise SkipHandler
 
 

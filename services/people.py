@@ -59,6 +59,10 @@ class Refusal(StrEnum):
     ROLES_OWNER_ONLY = "roles_owner_only"  # anyone but an owner changing a role in the bot
 
 
+class ColleagueGone(LookupError):
+    """The colleague a button names is no longer in the CRM (or not connected to the bot)."""
+
+
 class PeopleError(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.value)
@@ -132,11 +136,11 @@ class ColleagueService:
         return None
 
     async def editable(self, actor: Role, colleague_id: str) -> ColleagueView:
-        """The colleague `actor` is about to change: LookupError when gone, PeopleError when
+        """The colleague `actor` is about to change: ColleagueGone when gone, PeopleError when
         not theirs to change (a senior and an owner)."""
         current = await self.view(colleague_id)
         if current is None:
-            raise LookupError(colleague_id)
+            raise ColleagueGone(colleague_id)
         check_manage(actor, current.colleague.position)
         return current
 
@@ -162,7 +166,7 @@ class ColleagueService:
     async def edit(self, actor: Person, role: Role, colleague_id: str, field: str, value: str) -> Colleague:
         current = await self.view(colleague_id)
         if current is None:
-            raise LookupError(colleague_id)
+            raise ColleagueGone(colleague_id)
         old = current.colleague
         if field == "name":
             fields = {"name": clean_name(value)}
@@ -207,7 +211,7 @@ class ColleagueService:
         return updated
 
     async def delete(self, actor: Person, role: Role, colleague_id: str) -> Colleague:
-        """The colleague as they were; LookupError when already gone."""
+        """The colleague as they were; ColleagueGone when already gone."""
         current = await self.editable(role, colleague_id)
         await self._crm.delete_colleague(colleague_id)
         await self._audit.record(
@@ -237,12 +241,12 @@ class ColleagueService:
 
     async def bot_member(self, actor: Role, colleague_id: str) -> Person:
         """The person connected to the bot as this colleague, whose role `actor` is about to
-        change: PeopleError unless an owner, LookupError when nobody is connected."""
+        change: PeopleError unless an owner, ColleagueGone when nobody is connected."""
         if not may_give_roles(actor):
             raise PeopleError(Refusal.ROLES_OWNER_ONLY)
         member = await self.member_of(colleague_id)
         if member is None:
-            raise LookupError(colleague_id)
+            raise ColleagueGone(colleague_id)
         return member
 
     async def set_role(self, actor: Person, role: Role, colleague_id: str, new_role: str) -> Person:

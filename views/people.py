@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from services.models import Colleague
 from services.people import (
     POSITIONS,
+    ColleagueGone,
     ColleagueView,
     Invite,
     InviteProblem,
@@ -62,7 +63,7 @@ def refused_text(error: Exception, gone: str) -> str:
     """Why nothing was done: the service's refusal, `gone` (N_) for someone gone, or a forged button."""
     if isinstance(error, PeopleError):
         return _(REFUSALS[error.refusal])
-    return _(gone) if isinstance(error, LookupError) else _("Эта кнопка устарела.")
+    return _(gone) if isinstance(error, ColleagueGone) else _("Эта кнопка устарела.")
 
 
 def _screen(lines: list[str], *rows: list[Button] | None) -> Screen:

@@ -11,8 +11,7 @@ from services.profile import InvalidInput, Problem, ProfileField, may_edit_posit
 from services.roles import Role
 from views.callbacks import ProfileCb
 from views.i18n import N_
-from views.inventory import button
-from views.render import esc
+from views.render import button, esc
 
 POSITION_NAMES = {
     "owner": N_("Владелец"),
