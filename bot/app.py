@@ -64,22 +64,31 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Backends:
-    """Where the two APIs are, after DEMO has been resolved to the in-process sandbox."""
+    """Both APIs' clients, after DEMO has been resolved to the in-process sandbox."""
 
-    cvety_url: str
-    cvety_token: str
-    crm_url: str
-    crm_token: str | None
+    cvety: CvetyApi
+    crm: CrmApi
+    http: tuple[httpx.AsyncClient, ...]
     sandbox: Any = None  # sandbox.Sandbox when DEMO=1
     demo_orders: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
+        await close_all(*(client.aclose for client in self.http))
         if self.demo_orders is not None:
             self.demo_orders.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.demo_orders
         if self.sandbox is not None:
             await self.sandbox.close()
+
+
+async def close_all(*closers: Callable[[], Awaitable[Any]]) -> None:
+    """Each close is tried whatever the one before it did."""
+    for close in closers:
+        try:
+            await close()
+        except Exception:
+            log.warning("error while closing %s", close, exc_info=True)
 
 
 DEMO_NEW_ORDER_EVERY = 900.0
@@ -89,24 +98,28 @@ async def _demo_orders(running: Any) -> None:
     """In demo mode a new order arrives now and then, so trainees see the shop move."""
     while True:
         await asyncio.sleep(DEMO_NEW_ORDER_EVERY)
-        order = running.state.new_order()
-        log.info("DEMO: new order %s arrived in the sandbox", order.id)
+        log.info("DEMO: new order %s arrived in the sandbox", running.state.new_order().id)
 
 
-async def resolve_backends(settings: Settings) -> Backends:
+async def open_backends(settings: Settings, read_timeout: float = 20.0) -> Backends:
+    sandbox = demo_orders = None
     if settings.demo:
         from sandbox import start_sandbox
 
-        running = await start_sandbox(record_requests=False)
-        log.warning("DEMO mode: using the built-in sandbox with demo data at %s", running.origin)
-        backends = Backends(running.cvety_url, running.token, running.crm_url, None, running)
-        backends.demo_orders = asyncio.create_task(_demo_orders(running))
-        return backends
-    assert settings.cvety_api_token is not None and settings.crm_api_url is not None  # require_bot()
-    crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
-    return Backends(
-        settings.cvety_api_url, settings.cvety_api_token.get_secret_value(), settings.crm_api_url, crm_token
-    )
+        sandbox = await start_sandbox(record_requests=False)
+        log.warning("DEMO mode: using the built-in sandbox with demo data at %s", sandbox.origin)
+        demo_orders = asyncio.create_task(_demo_orders(sandbox))
+        cvety_url, cvety_token, crm_url = sandbox.cvety_url, sandbox.token, sandbox.crm_url
+        crm_token: str | None = None
+    else:
+        assert settings.cvety_api_token is not None and settings.crm_api_url is not None  # require_bot()
+        cvety_url, cvety_token = settings.cvety_api_url, settings.cvety_api_token.get_secret_value()
+        crm_url = settings.crm_api_url
+        crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
+    cvety_http = make_http_client(cvety_url, read_timeout=read_timeout)
+    crm_http = make_http_client(crm_url, read_timeout=read_timeout)
+    apis = CvetyApi(cvety_http, cvety_token), CrmApi(crm_http, crm_token)
+    return Backends(*apis, (cvety_http, crm_http), sandbox, demo_orders)
 
 
 def make_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -120,14 +133,6 @@ def make_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     )
 
 
-def make_fsm_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
-    if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
-        return RedisStorage.from_url(settings.redis_url)
-    return SqlStorage(FsmRepository(sessions))
-
-
 @dataclass
 class Application:
     settings: Settings
@@ -136,22 +141,23 @@ class Application:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     backends: Backends
-    cvety_http: httpx.AsyncClient
-    crm_http: httpx.AsyncClient
-    cvety: CvetyApi
-    crm: CrmApi
     staff: StaffService
     audit: AuditLog
     kv: KeyValueStore
-    orders: OrderService
-    inventory: InventoryService
     outbox: Outbox
     alerts: AlertCenter
     sender: Sender
     i18n: I18n
-    in_flight: InFlight
     leader: Leader
     _closed: bool = field(default=False, repr=False)
+
+    @property
+    def cvety(self) -> CvetyApi:
+        return self.backends.cvety
+
+    @property
+    def crm(self) -> CrmApi:
+        return self.backends.crm
 
     @property
     def allowed_updates(self) -> list[str]:
@@ -160,21 +166,19 @@ class Application:
         return sorted({*self.dp.resolve_used_update_types(), "message", "callback_query"})
 
     async def drain(self, seconds: float = STOP_TIMEOUT) -> list[str]:
-        """Let updates being handled and jobs running finish (a half-sent reply, a status change,
-        a card posted but not yet remembered) before the connections close under them; returns
-        what was still running when the time ran out."""
+        """Let updates and jobs in hand finish (a half-sent reply, a card posted but not yet
+        remembered) before the connections close under them; returns what was cut off."""
         # the poller's tasks, some maybe not yet as far as the in-flight tracking
         handling = getattr(self.dp, "_handle_update_tasks", ())
-        return await self.in_flight.wait(seconds, also=list(handling))
+        return await self.leader.in_flight.wait(seconds, also=list(handling))
 
     async def stop(self, seconds: float = STOP_TIMEOUT) -> None:
-        """A clean stop, once updates no longer come in: no job starts any more, what runs
-        finishes (bounded, and the log says what was cut off), then the scheduler lease goes so
-        another replica takes the jobs over at once."""
+        """Once updates no longer come in: no job starts, what runs finishes (bounded), then the
+        scheduler lease goes so another replica takes the jobs over at once."""
         scheduler = self.dp.workflow_data.pop("scheduler", None)
         if scheduler is not None:
             scheduler.pause()
-        running = self.in_flight.running()
+        running = self.leader.in_flight.running()
         if running:
             log.info("stop: finishing %s", ", ".join(running))
         cut_off = await self.drain(seconds)
@@ -189,18 +193,9 @@ class Application:
             return
         self._closed = True
         await self.stop()
-        for close in (
-            self.dp.storage.close,
-            self.bot.session.close,
-            self.cvety_http.aclose,
-            self.crm_http.aclose,
-            self.backends.aclose,
-            self.engine.dispose,
-        ):
-            try:
-                await close()
-            except Exception:
-                log.warning("error while closing %s", close, exc_info=True)
+        await close_all(
+            self.dp.storage.close, self.bot.session.close, self.backends.aclose, self.engine.dispose
+        )
 
 
 async def build_application(
@@ -211,54 +206,52 @@ async def build_application(
     start_scheduler: bool = True,
     sender_time: tuple[Callable[[], float], Callable[[float], Awaitable[None]]] | None = None,
 ) -> Application:
-    """Everything the bot needs, with the database migrated and OWNER_IDS ensured.
-
-    `api_read_timeout` is the contract's 20 s and `start_scheduler` on: tests shorten the one to
-    exercise timeouts and switch the other off to call the jobs themselves; `sender_time` (clock,
-    sleep) lets them run the sender's rate limits on virtual time."""
+    """Everything the bot needs, with the database migrated and OWNER_IDS ensured. Tests shorten
+    `api_read_timeout` (the contract's 20 s) to exercise timeouts, switch `start_scheduler` off to call
+    the jobs themselves, and run the sender's rate limits on virtual time with `sender_time`."""
     engine = create_engine(settings.database_url)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
     audit = AuditLog(sessions)
-    staff = StaffService(StaffRepository(sessions), audit)
+    staff_repository = StaffRepository(sessions)
+    staff = StaffService(staff_repository, audit)
     await staff.ensure_owners(settings.owner_ids)
 
-    backends = await resolve_backends(settings)
-    cvety_http = make_http_client(backends.cvety_url, read_timeout=api_read_timeout)
-    crm_http = make_http_client(backends.crm_url, read_timeout=api_read_timeout)
-    cvety = CvetyApi(cvety_http, backends.cvety_token)
-    crm = CrmApi(crm_http, backends.crm_token)
+    backends = await open_backends(settings, api_read_timeout)
+    cvety, crm = backends.cvety, backends.crm
     kv = KeyValueStore(sessions)
     # An order's lease in the database matters only when replicas share it (webhook mode); a
     # polling bot is the only one, and a lease left by a crash would block the order for its TTL.
     order_leases = Leases(sessions) if settings.webhook_url else None
     orders = OrderService(cvety, audit, tz=settings.tz, leases=order_leases)
-    inventory = InventoryService(crm, threshold=settings.low_stock_threshold)
     outbox = Outbox(OutboxRepository(sessions), crm, audit=audit)
     i18n = make_i18n()
 
     bot = make_bot(settings, bot_session)
-    staff_repository = StaffRepository(sessions)
-
-    async def migrated(old: int, new: int) -> None:
-        await alerts.chat_migrated(old, new)
-
     clock, sleep = sender_time or (time.monotonic, asyncio.sleep)
     sender = Sender(
-        bot, on_unreachable=staff_repository.set_unreachable, on_migrated=migrated, clock=clock, sleep=sleep
+        bot,
+        on_unreachable=staff_repository.set_unreachable,
+        on_migrated=lambda old, new: alerts.chat_migrated(old, new),
+        clock=clock,
+        sleep=sleep,
     )
     bot.session.middleware(SenderMiddleware(sender))
     alerts = AlertCenter(settings, sender, i18n, AlertSources(cvety, crm, kv, audit, staff, orders))
     orders.on_change(alerts.refresh)
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        storage: BaseStorage = RedisStorage.from_url(settings.redis_url)
+    else:
+        storage = SqlStorage(FsmRepository(sessions))
     dp = Dispatcher(
-        storage=make_fsm_storage(settings, sessions),
-        settings=settings,
+        storage=storage,
         demo=settings.demo,
         cvety=cvety,
-        crm=crm,
         staff_service=staff,
         orders=orders,
-        inventory=inventory,
+        inventory=InventoryService(crm, threshold=settings.low_stock_threshold),
         outbox=outbox,
         recent=RecentChoices(kv),
         subscriptions=alerts.subscriptions,
@@ -268,29 +261,23 @@ async def build_application(
         shops=ShopService(crm, cvety),
         catalog=CatalogService(cvety),
         showcase=ShowcaseService(cvety, kv, tz=settings.tz),
-        sender=sender,
-        audit=audit,
-        kv=kv,
         i18n=i18n,
         alert_chat_id=lambda: alerts.chat_id,  # the shop's group now (a migrated group has a new id)
     )
-    in_flight = InFlight()
-    dp.update.outer_middleware(InFlightMiddleware(in_flight))
+    leader = Leader(SchedulerLease(Leases(sessions)), InFlight())
+    dp.update.outer_middleware(InFlightMiddleware(leader.in_flight))
     dp.update.outer_middleware(AccessMiddleware(staff, i18n))
     context = ContextMiddleware(settings.tz, orders.today)
     dp.message.middleware(context)
     dp.callback_query.middleware(context)
     dp.include_routers(*get_routers())
 
-    async def on_startup(bot: Bot) -> None:
+    @dp.startup()
+    async def start_jobs(bot: Bot) -> None:
         try:
             await set_bot_commands(bot, i18n)
         except Exception as exc:  # the menu is a convenience: never a reason not to start
             log.warning("could not set the command menu: %s", exc)
-
-    leader = Leader(SchedulerLease(Leases(sessions)), in_flight)
-
-    async def start_jobs(bot: Bot) -> None:
         await alerts.load()
         await alerts.check_chat()
         if not start_scheduler:
@@ -306,30 +293,8 @@ async def build_application(
         scheduler.start()
         dp["scheduler"] = scheduler
 
-    dp.startup.register(on_startup)
-    dp.startup.register(start_jobs)
     application = Application(
-        settings=settings,
-        bot=bot,
-        dp=dp,
-        engine=engine,
-        sessions=sessions,
-        backends=backends,
-        cvety_http=cvety_http,
-        crm_http=crm_http,
-        cvety=cvety,
-        crm=crm,
-        staff=staff,
-        audit=audit,
-        kv=kv,
-        orders=orders,
-        inventory=inventory,
-        outbox=outbox,
-        alerts=alerts,
-        sender=sender,
-        i18n=i18n,
-        in_flight=in_flight,
-        leader=leader,
+        settings, bot, dp, engine, sessions, backends, staff, audit, kv, outbox, alerts, sender, i18n, leader
     )
     dp.shutdown.register(application.stop)  # before aiogram closes the bot's session
     return application
@@ -338,18 +303,16 @@ async def build_application(
 async def shop_hours(crm: CrmApi) -> tuple[clock_time, clock_time]:
     """Opening and closing time from the shop's info (for the morning and evening summaries)."""
     try:
-        info = await crm.get_shop_info()
+        return opening_hours((await crm.get_shop_info()).working_hours)
     except ApiError as exc:
         log.warning(
             "shop hours unknown (%s): summaries at %s and %s", type(exc).__name__, *opening_hours(None)
         )
         return opening_hours(None)
-    return opening_hours(info.working_hours)
 
 
 async def run_polling(settings: Settings) -> None:
-    """Long polling until SIGTERM / SIGINT (aiogram stops taking updates on either), then the
-    clean stop."""
+    """Long polling until SIGTERM / SIGINT (aiogram stops taking updates on either), then a clean stop."""
     app = await build_application(settings)
     try:
         if settings.demo:

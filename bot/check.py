@@ -38,13 +38,12 @@ async def _run(name: str, probe: Callable[[], Awaitable[str]]) -> CheckResult:
 def _describe(exc: Exception) -> str:
     from services.errors import ApiError, ApiRejected
 
-    if isinstance(exc, ApiRejected) and exc.server_message:
-        return f"{type(exc).__name__}: {exc.server_message}"
-    if isinstance(exc, ApiError):
-        return f"{type(exc).__name__}: {exc.message}"
-    if isinstance(exc, RuntimeError):
+    if isinstance(exc, RuntimeError):  # e.g. why the bot cannot post in the alert chat
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    detail: object = exc
+    if isinstance(exc, ApiError):
+        detail = (isinstance(exc, ApiRejected) and exc.server_message) or exc.message
+    return f"{type(exc).__name__}: {detail}"
 
 
 async def run_checks(settings: Settings, *, bot_session: BaseSession | None = None) -> list[CheckResult]:
@@ -54,47 +53,38 @@ async def run_checks(settings: Settings, *, bot_session: BaseSession | None = No
         return [CheckResult("settings", False, problem) for problem in exc.problems]
     results = [CheckResult("settings", True, "demo mode (sandbox)" if settings.demo else "valid")]
 
-    from bot.app import make_bot, resolve_backends
-    from services.crm_api import CrmApi
-    from services.cvety_api import CvetyApi
-    from services.http import make_http_client
+    from bot.app import make_bot, open_backends
+    from runtime.sender import Sender
 
-    backends = await resolve_backends(settings)
+    backends = await open_backends(settings)
     bot = make_bot(settings, bot_session)
-    cvety_http = make_http_client(backends.cvety_url)
-    crm_http = make_http_client(backends.crm_url)
+
+    async def telegram() -> str:
+        me = await bot.get_me()
+        return f"@{me.username} (id {me.id})"
+
+    async def cvety() -> str:
+        shops = await backends.cvety.list_shops()
+        if not shops:
+            return "reachable, but the token serves no shop"
+        return "; ".join(f"shop «{s.name}» (id {s.id}, city {s.city})" for s in shops[:3])
+
+    async def crm() -> str:
+        return f"shop info «{(await backends.crm.get_shop_info()).name}»"
+
+    async def alert_chat() -> str:
+        assert settings.alert_chat_id is not None
+        ok, reason = await Sender(bot).can_post(settings.alert_chat_id, settings.alert_thread_id)
+        if not ok:
+            raise RuntimeError(reason)
+        return f"the bot can post in {settings.alert_chat_id}"
+
+    probes = [_run("telegram", telegram), _run("cvety.kz API", cvety), _run("CRM API", crm)]
+    if settings.alert_chat_id is not None:
+        probes.append(_run("alert chat", alert_chat))
     try:
-
-        async def telegram() -> str:
-            me = await bot.get_me()
-            return f"@{me.username} (id {me.id})"
-
-        async def cvety() -> str:
-            shops = await CvetyApi(cvety_http, backends.cvety_token).list_shops()
-            if not shops:
-                return "reachable, but the token serves no shop"
-            return "; ".join(f"shop «{s.name}» (id {s.id}, city {s.city})" for s in shops[:3])
-
-        async def crm() -> str:
-            info = await CrmApi(crm_http, backends.crm_token).get_shop_info()
-            return f"shop info «{info.name}»"
-
-        async def alert_chat() -> str:
-            from runtime.sender import Sender
-
-            assert settings.alert_chat_id is not None
-            ok, reason = await Sender(bot).can_post(settings.alert_chat_id, settings.alert_thread_id)
-            if not ok:
-                raise RuntimeError(reason)
-            return f"the bot can post in {settings.alert_chat_id}"
-
-        probes = [_run("telegram", telegram), _run("cvety.kz API", cvety), _run("CRM API", crm)]
-        if settings.alert_chat_id is not None:
-            probes.append(_run("alert chat", alert_chat))
         results += await asyncio.gather(*probes)
     finally:
         await bot.session.close()
-        await cvety_http.aclose()
-        await crm_http.aclose()
         await backends.aclose()
     return results

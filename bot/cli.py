@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import contextlib
 import sys
 from collections.abc import Sequence
 
-log = logging.getLogger("bot.cli")
+from bot.logs import setup_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +45,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
-        from bot.logs import setup_logging
         from sandbox import main_serve
 
         setup_logging("INFO")
@@ -53,7 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     from bot.config import SettingsError, load_settings
-    from bot.logs import setup_logging
 
     try:
         settings = load_settings()
@@ -66,68 +64,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.secrets())
 
     if args.command == "staff":
-        return _staff(args, settings.database_url)
+        return asyncio.run(_staff(args, settings.database_url))
     if args.command == "check":
         from bot.check import run_checks
 
         results = asyncio.run(run_checks(settings))
-        for result in results:
-            print(result.line())
+        print(*(result.line() for result in results), sep="\n")
         return 0 if all(r.ok for r in results) else 1
-    if args.command == "run":
-        try:
-            if settings.webhook_url:
-                from bot.webhook import run_webhook
+    if settings.webhook_url:  # run
+        from bot.webhook import run_webhook
 
-                asyncio.run(run_webhook(settings, host=args.host, port=args.port))
-            else:
-                from bot.app import run_polling
+        serving = run_webhook(settings, host=args.host, port=args.port)
+    else:
+        from bot.app import run_polling
 
-                asyncio.run(run_polling(settings))
-        except KeyboardInterrupt:
-            pass
-        return 0
-    return 2  # pragma: no cover - argparse requires a command
+        serving = run_polling(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serving)
+    return 0
 
 
-def _staff(args: argparse.Namespace, database_url: str) -> int:
+async def _staff(args: argparse.Namespace, database_url: str) -> int:
     from services.staff import StaffService
     from services.storage.db import create_engine, make_sessionmaker, migrate
     from services.storage.repositories import AuditLog, StaffRepository
 
-    async def go() -> int:
-        engine = create_engine(database_url)
-        try:
-            await migrate(engine)
-            sessions = make_sessionmaker(engine)
-            service = StaffService(StaffRepository(sessions), AuditLog(sessions))
-            if args.staff_command == "add":
-                try:
-                    member = await service.add(
-                        args.telegram_id, role=args.role, name=args.name, language=args.language
-                    )
-                except ValueError as exc:
-                    print(f"cvety-bot: {exc}", file=sys.stderr)
-                    return 2
-                print(f"saved: {member.telegram_id} {member.role} {member.name}")
-            elif args.staff_command == "list":
-                members = await service.list_all()
-                if not members:
-                    print("no staff yet: cvety-bot staff add --telegram-id N --role owner --name NAME")
-                for m in members:
-                    state = "active" if m.active else "inactive"
-                    print(f"{m.telegram_id:>12}  {m.role:<9}  {m.language}  {state:<8}  {m.name}")
-            elif args.staff_command == "remove":
-                removed = await service.remove(args.telegram_id)
-                if removed is None:
-                    print(f"cvety-bot: no staff member with Telegram id {args.telegram_id}", file=sys.stderr)
-                    return 1
-                print(f"removed: {removed.telegram_id} {removed.name}")
-            return 0
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        sessions = make_sessionmaker(engine)
+        service = StaffService(StaffRepository(sessions), AuditLog(sessions))
+        if args.staff_command == "add":
+            try:
+                member = await service.add(
+                    args.telegram_id, role=args.role, name=args.name, language=args.language
+                )
+            except ValueError as exc:
+                print(f"cvety-bot: {exc}", file=sys.stderr)
+                return 2
+            print(f"saved: {member.telegram_id} {member.role} {member.name}")
+        elif args.staff_command == "list":
+            members = await service.list_all()
+            if not members:
+                print("no staff yet: cvety-bot staff add --telegram-id N --role owner --name NAME")
+            for m in members:
+                state = "active" if m.active else "inactive"
+                print(f"{m.telegram_id:>12}  {m.role:<9}  {m.language}  {state:<8}  {m.name}")
+        elif args.staff_command == "remove":
+            removed = await service.remove(args.telegram_id)
+            if removed is None:
+                print(f"cvety-bot: no staff member with Telegram id {args.telegram_id}", file=sys.stderr)
+                return 1
+            print(f"removed: {removed.telegram_id} {removed.name}")
+        return 0
+    finally:
+        await engine.dispose()
 
 
 def console() -> None:

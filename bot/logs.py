@@ -27,18 +27,10 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets: list[str] = []
-        self.add_secrets(secrets)
-
-    def add_secrets(self, secrets: Iterable[str]) -> None:
-        for secret in secrets:
-            if not secret or len(secret) < 4:
-                continue
-            for variant in {secret, quote(secret, safe=""), quote(secret)}:
-                if variant not in self._secrets:
-                    self._secrets.append(variant)
+        long_enough = [secret for secret in secrets if len(secret) >= 4]
+        variants = {v for secret in long_enough for v in (secret, quote(secret, safe=""), quote(secret))}
         # longest first, so a token is not half-masked by one of its own prefixes
-        self._secrets.sort(key=len, reverse=True)
+        self._secrets = sorted(variants, key=lambda v: (-len(v), v))
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -64,6 +56,7 @@ class RedactingFilter(logging.Filter):
 
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_HANDLER_NAME = "cvety-bot"
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -73,22 +66,17 @@ class _OneLineFormatter(logging.Formatter):
         return super().format(record).replace("\r", "").replace("\n", " | ")
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Configure the root logger once; return the filter so more secrets can be added later."""
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """Configure the root logger; called again, it replaces its own handler."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_cvety", False):
-            root.removeHandler(handler)
+    for handler in [h for h in root.handlers if h.name == _HANDLER_NAME]:
+        root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler._cvety = True  # type: ignore[attr-defined]
-    redactor = RedactingFilter(secrets)
-    handler.addFilter(redactor)
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RedactingFilter(secrets))
     handler.setFormatter(_OneLineFormatter(_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO, query string (and token) included
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return redactor
+    # httpx logs every request URL at INFO, query string (and token) included; the others chatter
+    for name in ("httpx", "httpcore", "aiosqlite", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)

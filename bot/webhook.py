@@ -19,9 +19,6 @@ from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "0.0.0.0"
-DEFAULT_PORT = 8080
-
 
 def webhook_secret(bot_token: str) -> str:
     """The header Telegram sends with every update, derived from the token so it needs no setting
@@ -48,8 +45,8 @@ class RunningWebhook:
 async def start_webhook(
     settings: Settings,
     *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    host: str,
+    port: int,
     bot_session: BaseSession | None = None,
     start_scheduler: bool = True,
 ) -> RunningWebhook:
@@ -64,16 +61,10 @@ async def start_webhook(
         dispatcher=app.dp, bot=app.bot, secret_token=secret, handle_in_background=False
     ).register(web_app, path=path)
     setup_application(web_app, app.dp, bot=app.bot)
-
-    async def register_webhook(_: web.Application) -> None:
-        await app.bot.set_webhook(
-            settings.webhook_url or "", secret_token=secret, allowed_updates=app.allowed_updates
-        )
-        log.info("webhook set: %s", settings.webhook_url)
-
-    web_app.on_startup.append(register_webhook)
     runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
+    await runner.setup()  # emits the dispatcher's startup
+    await app.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=app.allowed_updates)
+    log.info("webhook set: %s", settings.webhook_url)
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
@@ -81,7 +72,7 @@ async def start_webhook(
     return RunningWebhook(app, runner, bound)
 
 
-async def run_webhook(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+async def run_webhook(settings: Settings, *, host: str, port: int) -> None:
     running = await start_webhook(settings, host=host, port=port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

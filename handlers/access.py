@@ -6,8 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
-from aiogram.types import CallbackQuery, TelegramObject, Update, User
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -21,13 +21,10 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class AccessMiddleware(BaseMiddleware):
-    """Resolves the Telegram user to a staff member and role, sets the person's language, and
-    stops strangers before any handler (and so any API call) runs.
-
-    Injects `staff` (Person), `role` (Role) and `locale` into handler data. The bot's own
-    membership changes (`my_chat_member`) reach the handlers for strangers too, with `staff` and
-    `role` None: who added the bot where decides whether it stays.
-    """
+    """Resolves the Telegram user to a staff member and role (`staff`, `role` and `locale` in the
+    handler data) and stops strangers before any handler, and so any API call, runs. The bot's own
+    membership changes reach the handlers for strangers too, with `staff` and `role` None: who
+    added the bot where decides whether it stays."""
 
     def __init__(self, staff: StaffService, i18n: I18n) -> None:
         self._staff = staff
@@ -39,42 +36,31 @@ class AccessMiddleware(BaseMiddleware):
         if user is None or (user.is_bot and not membership):
             return None  # channel posts and other bots: not for us
         member = await self._staff.get_active(user.id)
+        role = _known_role(member.role) if member else None
         locale = pick_locale(member.language if member else None, user.language_code)
-        data["locale"] = locale
-        data["i18n"] = self._i18n
+        data.update(locale=locale, i18n=self._i18n)
         with self._i18n.context(), self._i18n.use_locale(locale):
-            if membership:  # the bot added to a chat or removed: the groups feature decides
-                role = _known_role(member.role) if member else None
-                data["staff"] = member if role else None
-                data["role"] = role
-                return await handler(event, data)
-            if member is None:
-                if _invitation(event):
-                    # /start <code> from a stranger: the invitation handler decides
-                    data["staff"] = None
-                    data["role"] = None
-                    return await handler(event, data)
+            # Strangers go on only when the bot was added to a chat or removed (the groups feature
+            # decides) or with `/start <code>` (the invitation handler decides).
+            if role is None and not membership and not (member is None and _invitation(event)):
+                if member is not None:
+                    log.warning("staff %s has an unknown role %r: refused", user.id, member.role)
                 await self._refuse(event, user, data)
                 return None
-            try:
-                role = Role(member.role)
-            except ValueError:
-                log.warning("staff %s has an unknown role %r: refused", user.id, member.role)
-                await self._refuse(event, user, data)
-                return None
-            if member.unreachable:  # they blocked the bot once; writing to it again unblocks
-                await self._staff.set_reachable(member.telegram_id)
-            data["staff"] = member
-            data["role"] = role
+            if member and role and not membership and member.unreachable:
+                await self._staff.set_reachable(member.telegram_id)  # writing to the bot again unblocks
+            data.update(staff=member if role else None, role=role)
             return await handler(event, data)
 
     async def _refuse(self, event: TelegramObject, user: User, data: dict[str, Any]) -> None:
         if not isinstance(event, Update):
             return
-        bot: Bot = data["bot"]
         log.info("refused unknown user %s", user.id)
         if event.callback_query is not None:
-            await _answer_callback(event.callback_query, _("Эта кнопка только для сотрудников магазина."))
+            try:
+                await event.callback_query.answer(_("Эта кнопка только для сотрудников магазина."))
+            except Exception:  # an old query cannot be answered; the refusal itself must not crash
+                log.debug("could not answer callback %s", event.callback_query.id, exc_info=True)
             return
         message = event.message
         if message is None:
@@ -90,14 +76,7 @@ class AccessMiddleware(BaseMiddleware):
             "Ваш Telegram ID: <code>{telegram_id}</code>\n"
             "Передайте его владельцу магазина, чтобы он добавил вас."
         ).format(telegram_id=user.id)
-        await bot.send_message(message.chat.id, text, message_thread_id=message.message_thread_id)
-
-
-async def _answer_callback(query: CallbackQuery, text: str) -> None:
-    try:
-        await query.answer(text, show_alert=False)
-    except Exception:  # an old query cannot be answered; the refusal itself must not crash
-        log.debug("could not answer callback %s", query.id, exc_info=True)
+        await data["bot"].send_message(message.chat.id, text, message_thread_id=message.message_thread_id)
 
 
 def _known_role(value: str) -> Role | None:

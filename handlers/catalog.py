@@ -55,9 +55,6 @@ async def show_results(
     await ctx.show(**view.catalog_page(products, query, page))
 
 
-# --- /catalog ------------------------------------------------------------------------------------
-
-
 @feature.message(Command("catalog"), flags=needs(P.CATALOG_VIEW))
 @feature.callback_query(MenuCb.filter(F.open == "catalog"), flags=needs(P.CATALOG_VIEW))
 async def catalog_command(
@@ -126,9 +123,6 @@ async def product_opened(
     await ctx.send(**view.product_card(product))
 
 
-# --- /customer -----------------------------------------------------------------------------------
-
-
 # Refused in the feature's own words («customers», not «the catalogue» of the shared refusal).
 NEEDS_CUSTOMERS = needs(P.CATALOG_VIEW, refusal=N_("Поиск клиентов вам недоступен."))
 
@@ -154,8 +148,8 @@ async def customer_command(
         return
     if len(found) == 1:
         await ctx.send(**view.customer_card(found[0], history, 0, ctx.role, ctx.tz, ctx.today()))
-        return
-    await ctx.send(**view.customers_found(found, lookup.text, may_see_phones(ctx.role)))
+    else:
+        await ctx.send(**view.customers_found(found, lookup.text, may_see_phones(ctx.role)))
 
 
 @customers.callback_query(CustomerCb.filter(F.action.in_({"o", "p"})), flags=NEEDS_CUSTOMERS)
@@ -172,7 +166,5 @@ async def customer_opened(
         await ctx.send(_("Этого клиента больше нет в списке."))
         return
     card = view.customer_card(customer, history, callback_data.page, ctx.role, ctx.tz, ctx.today())
-    if callback_data.action == "o":  # from a list of matches: the card is a message of its own
-        await ctx.send(**card)
-    else:
-        await ctx.show(**card)
+    # o: from a list of matches, the card is a message of its own; p: a page of its orders, in place
+    await (ctx.send(**card) if callback_data.action == "o" else ctx.show(**card))

@@ -1,7 +1,6 @@
-"""Stock in Telegram: /stock, /lowstock, /history, and the /delivery and /writeoff flows (with
-pasted supplier invoices). A delivery of a recent flower is a tap, a number and «Сохранить»: the
-price and supplier of last time stand on the one summary. Every confirmed write goes through the
-outbox once, and the person is told when it went through."""
+"""Stock: /stock, /lowstock, /history, and the /delivery (or a pasted invoice) and /writeoff flows.
+A delivery of a recent flower is a tap, a number and «Сохранить» (last time's price and supplier
+stand on the summary); every confirmed write goes through the outbox once."""
 
 from __future__ import annotations
 
@@ -61,7 +60,8 @@ STEPS = {  # (flow, field of the summary) → the step that asks it again
     **{("delivery", f): getattr(Flow, f) for f in ("quantity", "price", "supplier", "flower")},
     **{("writeoff", f): getattr(Flow, f) for f in ("quantity", "reason", "flower")},
 }
-SKIPPED = {Flow.price.state: "price", Flow.supplier.state: "supplier", Flow.photo.state: "photo_url"}
+# the optional steps (a value given or skipped goes straight to the summary) → the field they fill
+GIVEN = {Flow.price.state: "price", Flow.supplier.state: "supplier", Flow.photo.state: "photo_url"}
 WAITS_FOR = {  # a message that fits no step is told what the step waits for (views.inventory.HINTS)
     Flow.quantity.state: "quantity",
     **{s.state: "text" for s in (Flow.flower, Flow.price, Flow.supplier, Flow.reason_text)},
@@ -74,8 +74,7 @@ WAITS_FOR = {  # a message that fits no step is told what the step waits for (vi
 def _step(
     state: State, read: Callable[[str], Any], what: str, waiting: str, **form: Any
 ) -> Callable[[Step], Step]:
-    """A typed step of the flows: `read` the text, or refuse it in the words of `what`
-    (views.inventory.problem_text); a command typed instead is told what the step `waiting` for."""
+    """A typed step: `read` the text, or refuse it in the words of `what` (view.problem_text)."""
     problem = partial(view.problem_text, what=what)
     return typed(feature, state, read=read, problem=problem, need=(P.STOCK_WRITE,), waiting=waiting, **form)
 
@@ -93,31 +92,27 @@ def _flow(data: dict[str, Any]) -> str:
 
 @feature.message(Command("stock"), flags=VIEW)
 @feature.callback_query(MenuCb.filter(F.open == "stock"), flags=VIEW)
+@feature.callback_query(StockCb.filter(F.action == "p"), flags=VIEW)
 async def show_stock(
     event: Message | CallbackQuery,
     ctx: Ctx,
     state: FSMContext,
     inventory: InventoryService,
     command: CommandObject | None = None,
+    callback_data: MenuCb | StockCb | None = None,
 ) -> None:
-    query = _args(command)
-    await state.update_data(stock_query=query)  # for the pages of this list
-    await ctx.send(**view.stock_page(await inventory.search(query), query, 0, inventory.threshold))
+    """/stock [search] or its button under /start; a page of the list (p) keeps the search."""
+    if isinstance(callback_data, StockCb):
+        query, page = str((await state.get_data()).get("stock_query", "")), callback_data.page
+    else:
+        query, page = _args(command), 0
+        await state.update_data(stock_query=query)
+    screen = view.stock_page(await inventory.search(query), query, page, inventory.threshold)
+    await (ctx.show if isinstance(callback_data, StockCb) else ctx.send)(**screen)
 
 
-@feature.callback_query(StockCb.filter(F.action == "p"), flags=VIEW)
-async def stock_page(
-    query: CallbackQuery, callback_data: StockCb, ctx: Ctx, state: FSMContext, inventory: InventoryService
-) -> None:
-    text = str((await state.get_data()).get("stock_query", ""))
-    flowers = await inventory.search(text)
-    await ctx.show(**view.stock_page(flowers, text, callback_data.page, inventory.threshold))
-
-
-async def _history(
-    ctx: Ctx, movements: list[Movement], outbox: Outbox, staff_service: StaffService
-) -> view.History:
-    names = await stock.authors(movements, outbox, staff_service)
+async def _history(ctx: Ctx, movements: list[Movement], outbox: Outbox, staff: StaffService) -> view.History:
+    names = await stock.authors(movements, outbox, staff)
     return view.History(movements, names, ctx.tz, ctx.today())
 
 
@@ -175,25 +170,20 @@ async def start_flow(
     state: FSMContext,
     recent: RecentChoices,
     inventory: InventoryService,
+    command: CommandObject | None = None,
 ) -> None:
     """/delivery or /writeoff, typed or tapped under /start."""
-    await _ask_flower(ctx, state, recent, inventory, start=_opened(event))
-
-
-def _opened(event: Message | CallbackQuery) -> str:
-    """The command typed («/writeoff@bot …») or the /start button tapped for it: «writeoff»."""
     if isinstance(event, CallbackQuery):
-        return MenuCb.unpack(event.data or "").open
-    return (event.text or "/").split()[0][1:].split("@")[0].lower()
+        await state.set_data({"mode": MenuCb.unpack(event.data or "").open})
+    else:
+        await state.set_data({"mode": command.command if command else ""})
+    await _ask_flower(ctx, state, recent, inventory)
 
 
 async def _ask_flower(
-    ctx: Ctx, state: FSMContext, recent: RecentChoices, inventory: InventoryService, start: str = ""
+    ctx: Ctx, state: FSMContext, recent: RecentChoices, inventory: InventoryService
 ) -> None:
-    """Type a name, or tap one of the person's recent flowers right in this first answer; `start`
-    begins that flow anew (else the flow in hand asks for another flower)."""
-    if start:
-        await state.set_data({"mode": start})
+    """Type a name, or tap one of the person's recent flowers right in this first answer."""
     mode = _flow(await state.get_data())
     await state.set_state(Flow.flower)
     flowers = await inventory.of_ids(await recent.flowers(ctx.staff_id))
@@ -289,13 +279,9 @@ async def quantity_typed(message: Message, value: int, ctx: Ctx, state: FSMConte
     N_("Сейчас я жду цену числом."),
     markup=lambda: view.ask_field("price")["reply_markup"],
 )
-async def price_typed(message: Message, value: int, ctx: Ctx, state: FSMContext) -> None:
-    await _confirm(ctx, state, {"price": value})
-
-
 @_step(Flow.supplier, partial(stock.clean_text, limit=120), "text", N_("Сейчас я жду название поставщика."))
-async def supplier_typed(message: Message, value: str, ctx: Ctx, state: FSMContext) -> None:
-    await _confirm(ctx, state, {"supplier": value})
+async def value_typed(message: Message, value: int | str, ctx: Ctx, state: FSMContext) -> None:
+    await _given(ctx, state, value)
 
 
 @feature.callback_query(Flow.supplier, FlowCb.filter(F.action == "supplier"), flags=WRITE)
@@ -307,12 +293,30 @@ async def supplier_chosen(
     if not 0 <= index < len(suppliers):
         await ctx.toast(_("Эта кнопка устарела."))
         return
-    await _confirm(ctx, state, {"supplier": suppliers[index]})
+    await _given(ctx, state, suppliers[index])
 
 
-@feature.callback_query(StateFilter(*SKIPPED), FlowCb.filter(F.action == "skip"), flags=WRITE)
+@feature.callback_query(StateFilter(*GIVEN), FlowCb.filter(F.action == "skip"), flags=WRITE)
 async def skipped(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
-    await _confirm(ctx, state, {SKIPPED[str(await state.get_state())]: None})
+    await _given(ctx, state, None)
+
+
+@feature.message(Flow.photo, F.photo | F.document, flags=WRITE)
+async def writeoff_photo(message: Message, ctx: Ctx, state: FSMContext, orders: OrderService) -> None:
+    image = await received_image(message, ctx.bot, default_name="writeoff.jpg")
+    if image is None:
+        return
+    try:
+        url = await orders.upload_photo(image.content, image.filename, image.content_type)
+    except ApiError as error:
+        await ctx.failed(error, then=_("Фото не загружено: пришлите его ещё раз или пропустите."))
+        return
+    await _given(ctx, state, url)
+
+
+async def _given(ctx: Ctx, state: FSMContext, value: int | str | None) -> None:
+    """The value of an optional step (GIVEN), typed, tapped, uploaded or skipped (None)."""
+    await _confirm(ctx, state, {GIVEN[str(await state.get_state())]: value})
 
 
 @feature.callback_query(
@@ -343,27 +347,13 @@ async def _reason(ctx: Ctx, state: FSMContext, reason: str, label: str) -> None:
     await ctx.send(_("Пришлите фото списанных цветов, если нужно."), reply_markup=view.skip_keyboard())
 
 
-@feature.message(Flow.photo, F.photo | F.document, flags=WRITE)
-async def writeoff_photo(message: Message, ctx: Ctx, state: FSMContext, orders: OrderService) -> None:
-    image = await received_image(message, ctx.bot, default_name="writeoff.jpg")
-    if image is None:
-        return
-    try:
-        url = await orders.upload_photo(image.content, image.filename, image.content_type)
-    except ApiError as error:
-        await ctx.failed(error, then=_("Фото не загружено: пришлите его ещё раз или пропустите."))
-        return
-    await _confirm(ctx, state, {"photo_url": url})
-
-
 # --- the summary: change a value, save once --------------------------------------------------------
 
 
 async def _confirm(
     ctx: Ctx, state: FSMContext, values: dict[str, Any] | None = None, fields: bool = False
 ) -> None:
-    """The one check before saving, with `values` just given (in place of the step's message
-    when a button led here); `fields`: what can be changed, listed."""
+    """The one check before saving, with `values` just given; `fields`: what can be changed, listed."""
     data = await state.get_data()
     data = await state.update_data(values or {}, op=data.get("op") or Outbox.new_op_id(), editing=False)
     await state.set_state(Flow.confirm)
@@ -371,7 +361,7 @@ async def _confirm(
 
 
 @feature.callback_query(Flow.confirm, FlowCb.filter(F.action == "edit"), flags=WRITE)
-@feature.callback_query(StateFilter(Flow.confirm, *SKIPPED), FlowCb.filter(F.action == "back"), flags=WRITE)
+@feature.callback_query(StateFilter(Flow.confirm, *GIVEN), FlowCb.filter(F.action == "back"), flags=WRITE)
 async def back_to_summary(query: CallbackQuery, callback_data: FlowCb, ctx: Ctx, state: FSMContext) -> None:
     await _confirm(ctx, state, fields=callback_data.action == "edit")
 
@@ -434,8 +424,7 @@ async def save(
 async def _save_one(
     ctx: Ctx, data: dict[str, Any], outbox: Outbox, recent: RecentChoices
 ) -> dict[str, Any] | None:
-    """The outcome to tell once the write is stored; None when the flow stays (told why) or a
-    second tap found it being saved."""
+    """The outcome to tell once stored; None when the flow stays (told why) or is being saved."""
     kind, payload = stock.write_of(data)
     try:
         outcome = await outbox.submit(
@@ -467,22 +456,16 @@ async def _show_invoice(ctx: Ctx, text: str, flowers: list[Flower], state: FSMCo
 
 async def _save_invoice(ctx: Ctx, data: dict[str, Any], outbox: Outbox) -> dict[str, Any] | None:
     """What the lines came to, once all are stored; None when the database stopped taking them
-    (those stored so far are told, «Сохранить» again stores the rest), or when a second tap
-    found them all being saved already."""
+    (those stored are told, «Сохранить» again stores the rest), or a second tap found them saving."""
     op_id = str(data["op"])
     saved = await stock.submit_invoice(
         outbox, data.get("invoice", []), op_id, created_by=ctx.staff_id, chat_id=ctx.chat_id
     )
     if saved.failure is None:
         return None if all(o.duplicate for o in saved.outcomes) else view.invoice_outcome(saved, "", op_id)
-    log.warning(
-        "invoice %s not stored after %d lines: %s %s",
-        op_id,
-        len(saved.outcomes),
-        type(saved.failure).__name__,
-        saved.failure,
-    )
-    await ctx.send(**view.invoice_outcome(saved, explain(saved.failure), op_id))
+    failure, stored = saved.failure, len(saved.outcomes)
+    log.warning("invoice %s not stored after %d lines: %s %s", op_id, stored, type(failure).__name__, failure)
+    await ctx.send(**view.invoice_outcome(saved, explain(failure), op_id))
     return None
 
 

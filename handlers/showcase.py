@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from aiogram import Bot, F
+from aiogram import F
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InputMediaPhoto, Message, TelegramObject
+from aiogram.types import CallbackQuery, Document, Message, PhotoSize, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from handlers.context import Ctx, needs
@@ -46,7 +47,7 @@ from services.showcase import ShowcaseService as Showcase
 from views import showcase as view
 from views.callbacks import MenuCb, ShowcaseCb
 from views.render import esc
-from views.showcase import Album, AlbumPhoto, Looks, Screen
+from views.showcase import Album, Looks, Screen
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class AddBouquet(StatesGroup):
 
 
 class EditBouquet(StatesGroup):
-    price = State()  # data: product_id, title, card_message, card_photo
+    price = State()  # data: product_id, title, and the card's Spot (message_id, is_photo)
     size = State()
 
 
@@ -82,8 +83,8 @@ NEXT = {name(step): then for step, then in itertools.pairwise(FORM)}
 BACK = {name(then): step for step, then in itertools.pairwise(FORM)}
 ADDING = (*FORM[1:], AddBouquet.failed)  # photos uploaded: they live in this conversation's data
 EVERY_STATE = (*FORM, AddBouquet.failed, EditBouquet.price, EditBouquet.size)
-EDITOR_ACTIONS = {"s", "S", "c", "z", "a", "k"}
 SERVER_ACTIONS = {"s": Action.SOLD, "S": Action.SOLD, "c": Action.PRICE, "z": Action.SIZE, "a": Action.CREATE}
+EDITOR_ACTIONS = {*SERVER_ACTIONS, "k"}
 
 
 READ = {
@@ -94,8 +95,7 @@ READ = {
 
 
 def form_step(step: str, **other: Any) -> dict[str, Any]:
-    """What `typed` needs of the step named `step`: how to read the answer and say why it does not
-    fit, the question again with its buttons, and what the step waits for."""
+    """What `typed` needs of the step named `step` (the question again, what it waits for)."""
     read, problem = READ[step]
     again, markup = (lambda: _(view.QUESTIONS[step])), (lambda: view.form_keyboard(step))
     return {"read": read, "problem": problem, "again": again, "markup": markup, "need": EDIT} | (
@@ -107,9 +107,7 @@ def example() -> str:
     return _("Например: 40×60.")
 
 
-class Spot(NamedTuple):
-    """Where a card is shown: its message, and whether that message is a photo."""
-
+class Spot(NamedTuple):  # where a card is shown: its message, and whether that message is a photo
     message_id: int
     is_photo: bool
 
@@ -122,10 +120,16 @@ def looker(event: TelegramObject, role: Role | None = None) -> bool:
     return role is not None and not can(role, P.SHOWCASE_EDIT)
 
 
-def unsupported(query: CallbackQuery, callback_data: ShowcaseCb, showcase: Showcase) -> Any:
-    """A button of an action the server refused with 405: its `action` for the answer."""
+def refused(query: CallbackQuery, callback_data: ShowcaseCb, showcase: Showcase, **data: Any) -> Any:
+    """A button taken before the handlers below: `why` it is refused, for the answer."""
     action = SERVER_ACTIONS.get(callback_data.action)
-    return action is not None and not showcase.supports(action) and {"action": action}
+    if callback_data.action in EDITOR_ACTIONS and looker(query, data.get("role")):
+        return {"why": lambda: _(view.EDITORS_ONLY)}
+    if action is not None and not showcase.supports(action):  # the server refused it with 405
+        return {"why": lambda: view.unsupported_text(action)}
+    if callback_data.action in {"c", "z"} and data.get("raw_state") in {step.state for step in ADDING}:
+        return {"why": lambda: _("Сначала закончите добавление букета или отмените его: /cancel")}
+    return False
 
 
 def on_this_step(query: CallbackQuery, callback_data: ShowcaseCb, raw_state: str | None = None) -> bool:
@@ -133,25 +137,15 @@ def on_this_step(query: CallbackQuery, callback_data: ShowcaseCb, raw_state: str
     return raw_state == f"{AddBouquet.__full_group_name__}:{callback_data.arg}"
 
 
-@feature.callback_query(ShowcaseCb.filter(F.action.in_(EDITOR_ACTIONS)), looker, flags=needs(*VIEW))
-async def editors_only(query: CallbackQuery, ctx: Ctx) -> None:
-    await ctx.toast(_(view.EDITORS_ONLY), alert=True)
+@feature.callback_query(ShowcaseCb.filter(), refused, flags=needs(*VIEW))
+async def refuse(query: CallbackQuery, ctx: Ctx, why: Callable[[], str]) -> None:
+    await ctx.toast(why(), alert=True)
 
 
 @feature.message(StateFilter(*EVERY_STATE), looker, flags=needs())
 async def no_longer_an_editor(message: Message, ctx: Ctx, state: FSMContext) -> None:
     await state.clear()
     await ctx.send(_(view.EDITORS_ONLY))
-
-
-@feature.callback_query(ShowcaseCb.filter(), unsupported, flags=needs(*EDIT))
-async def not_supported(query: CallbackQuery, ctx: Ctx, action: Action) -> None:
-    await ctx.toast(view.unsupported_text(action), alert=True)
-
-
-@feature.callback_query(StateFilter(*ADDING), ShowcaseCb.filter(F.action.in_({"c", "z"})), flags=needs(*EDIT))
-async def busy_adding(query: CallbackQuery, ctx: Ctx) -> None:
-    await ctx.toast(_("Сначала закончите добавление букета или отмените его: /cancel"), alert=True)
 
 
 # --- viewing -------------------------------------------------------------------------------------
@@ -162,13 +156,13 @@ async def busy_adding(query: CallbackQuery, ctx: Ctx) -> None:
 async def vitrina(event: Message | CallbackQuery, ctx: Ctx, state: FSMContext, showcase: Showcase) -> None:
     if await state.get_state() in {s.state for s in EVERY_STATE}:
         await state.clear()  # a half-done showcase step is left, not continued by surprise
-    await send_list(ctx, showcase, await showcase.page(0))
+    await show_list(ctx, showcase, await showcase.page(0))
 
 
 @feature.callback_query(ShowcaseCb.filter(F.action == "p"), flags=needs(*VIEW))
 async def list_page(query: CallbackQuery, callback_data: ShowcaseCb, ctx: Ctx, showcase: Showcase) -> None:
-    page = await showcase.page(callback_data.page)
-    await show_list(ctx, showcase, view.unpack_album(callback_data.arg, here(ctx).message_id), page)
+    album = view.unpack_album(callback_data.arg, here(ctx).message_id)
+    await show_list(ctx, showcase, await showcase.page(callback_data.page), album)
 
 
 @feature.callback_query(ShowcaseCb.filter(F.action == "f"), flags=needs(*VIEW))
@@ -181,8 +175,7 @@ async def flip(query: CallbackQuery, callback_data: ShowcaseCb, ctx: Ctx, showca
 
 @feature.callback_query(ShowcaseCb.filter(F.action.in_({"o", "r", "s"})), flags=needs(*VIEW))
 async def open_card(query: CallbackQuery, callback_data: ShowcaseCb, ctx: Ctx, showcase: Showcase) -> None:
-    """«o» from a list: the card as a message of its own; «r» refreshes it in place, and «s»
-    (editors only: `editors_only` takes it first) asks there whether it is sold."""
+    """«o»: the card as a new message; «r»: refreshed in place; «s»: asks there whether it is sold."""
     product = await bouquet(ctx, showcase, callback_data.id)
     if product is None:
         return
@@ -210,9 +203,9 @@ async def edit_ask(
     product = await bouquet(ctx, showcase, callback_data.id, for_sale=True)
     if product is None:
         return
-    action, card = (Action.PRICE if callback_data.action == "c" else Action.SIZE), here(ctx)
+    action = SERVER_ACTIONS[callback_data.action]
     await state.set_state(EditBouquet.price if action is Action.PRICE else EditBouquet.size)
-    await state.set_data({"product_id": product.id, "title": product.title} | card._asdict())
+    await state.set_data({"product_id": product.id, "title": product.title} | here(ctx)._asdict())
     await ctx.send(view.edit_question(product, action), reply_markup=view.cancel_markup())
 
 
@@ -238,21 +231,21 @@ async def edited(message: Message, value: Any, ctx: Ctx, state: FSMContext, show
     data = await state.get_data() | {step: value}
     await state.clear()
     if step == "price":
-        action, result = Action.PRICE, await showcase.change_price(int(data["product_id"]), value)
+        result = await showcase.change_price(int(data["product_id"]), value)
     else:
-        action, result = Action.SIZE, await showcase.change_size(int(data["product_id"]), *value)
-    await after_change(ctx, showcase, Spot(int(data["message_id"]), bool(data["is_photo"])), result, action)
-    done = view.edit_done(result, data)
-    if done:
-        await ctx.send(done)
+        result = await showcase.change_size(int(data["product_id"]), *value)
+    card = Spot(int(data["message_id"]), bool(data["is_photo"]))
+    await after_change(ctx, showcase, card, result, Action(step), data)
 
 
-async def after_change(ctx: Ctx, showcase: Showcase, card: Spot, result: Result, action: Action) -> None:
+async def after_change(
+    ctx: Ctx, showcase: Showcase, card: Spot, result: Result, action: Action, data: Any = None
+) -> None:
     """Refresh the card from the server and say what happened when the card does not."""
     product = await showcase.refreshed(result)
     if product is not None:
         await replace_screen(ctx, showcase, card, view.card_screen(product, looks(ctx, showcase)))
-    note = view.outcome_text(result, action, failure(result))
+    note = view.outcome_text(result, action, failure(result), data)
     if note:
         await ctx.send(note)
 
@@ -343,10 +336,10 @@ async def ask(ctx: Ctx, state: FSMContext, showcase: Showcase, step: State) -> N
         await state.update_data(suggested=await showcase.recent_titles())
     data = await state.get_data()
     if step is AddBouquet.confirm:
-        await send_screen(ctx, showcase, view.draft_screen(data, looks(ctx, showcase)))
-        return
-    text, markup = view.question(name(step), [str(title) for title in data.get("suggested") or []])
-    await ctx.send(text, reply_markup=markup)
+        screen = view.draft_screen(data, looks(ctx, showcase))
+    else:
+        screen = view.question(name(step), [str(title) for title in data.get("suggested") or []])
+    await send_screen(ctx, showcase, screen)
 
 
 @feature.callback_query(ShowcaseCb.filter(F.action == "k"), flags=needs(*EDIT))
@@ -365,8 +358,7 @@ async def save(
         await state.set_state(AddBouquet.failed)
     else:
         await state.clear()
-    text, markup = view.created_screen(result, data, failure(result))
-    await ctx.send(text, reply_markup=markup)
+    await send_screen(ctx, showcase, view.created_screen(result, data, failure(result)))
 
 
 @feature.callback_query(StateFilter(*EVERY_STATE), ShowcaseCb.filter(F.action == "x"), flags=needs())
@@ -389,40 +381,34 @@ Photo = tuple[tuple[str, bytes, str], str | None]  # the file to upload, and Tel
 
 
 async def read_photos(ctx: Ctx, parts: list[Message]) -> list[Photo] | None:
-    """The photos to upload; None after saying which one is not taken."""
+    """The photos to upload (an image sent as a file too); None after saying which one is not taken."""
     photos = []
     for number, part in enumerate(parts, 1):
-        got = await read_photo(part, ctx.bot)
-        if got is None or isinstance(got, ShowcaseInputError):
-            await ctx.send(view.photo_problem(got, number, len(parts)), reply_markup=view.cancel_markup())
+        problem = None
+        try:
+            got = await read_photo(ctx, part.photo[-1] if part.photo else part.document)
+        except ShowcaseInputError as error:
+            got, problem = None, error
+        if got is None:
+            await ctx.send(view.photo_problem(problem, number, len(parts)), reply_markup=view.cancel_markup())
             return None
-        content, content_type, photo_id = got
-        photos.append((photo_file(number, content, content_type), photo_id))
+        photos.append((photo_file(number, *got), part.photo[-1].file_id if part.photo else None))
     return photos
 
 
-async def read_photo(message: Message, bot: Bot) -> tuple[bytes, str, str | None] | ShowcaseInputError | None:
-    """The bytes of a photo (or an image sent as a file), its type, and its Telegram photo id;
-    the problem with it; or None when Telegram did not give the file."""
-    if message.photo:
-        size = message.photo[-1]
-        file_id, file_size, photo_id = size.file_id, size.file_size, size.file_id
-    elif message.document:
-        file_id, file_size, photo_id = message.document.file_id, message.document.file_size, None
-    else:
-        return ShowcaseInputError(Problem.NOT_IMAGE)
-    if file_size is not None and file_size > MAX_IMAGE_BYTES:
-        return ShowcaseInputError(Problem.IMAGE_TOO_BIG)  # refused before downloading it
+async def read_photo(ctx: Ctx, file: PhotoSize | Document | None) -> tuple[bytes, str] | None:
+    """A photo's bytes and type; None when Telegram did not give it (ShowcaseInputError: not taken)."""
+    if file is None:
+        raise ShowcaseInputError(Problem.NOT_IMAGE)
+    if file.file_size is not None and file.file_size > MAX_IMAGE_BYTES:
+        raise ShowcaseInputError(Problem.IMAGE_TOO_BIG)  # refused before downloading it
     try:
-        downloaded = await bot.download(file_id)
+        downloaded = await ctx.bot.download(file.file_id)
     except Exception as exc:  # Telegram's file server: any failure means "send it again"
         log.warning("photo download failed: %s", type(exc).__name__)
         return None
     content = downloaded.read() if downloaded is not None else b""
-    try:
-        return content, check_image(content), photo_id
-    except ShowcaseInputError as error:
-        return error
+    return content, check_image(content)
 
 
 # --- what a screen needs, and sending and replacing screens ---------------------------------------
@@ -443,110 +429,91 @@ def here(ctx: Ctx) -> Spot:
     return Spot(ctx.screen.message_id, bool(ctx.screen.photo))
 
 
-async def send_list(ctx: Ctx, showcase: Showcase, page: ShowcasePage) -> None:
-    """The page's photos as an album, then the list with its buttons under it."""
+async def show_list(ctx: Ctx, showcase: Showcase, page: ShowcasePage, album: list[int] | None = None) -> None:
+    """The page's photos as an album, the list under it. In place of a list and its `album` (or a card):
+    the photos and list edited when the page's photos fit in the album, else both sent anew."""
     seen = looks(ctx, showcase)
-    album = await send_album(ctx, showcase, view.album_photos(page, seen))
-    await send_screen(ctx, showcase, view.list_screen(page, seen, album))
-
-
-async def show_list(ctx: Ctx, showcase: Showcase, album: list[int], page: ShowcasePage) -> None:
-    """The page in place of the list whose album is `album` (or of a card): the album's photos
-    are changed when the page's photos fit in it, and the list is edited; otherwise both go, and
-    a new album and list come."""
-    seen, at = looks(ctx, showcase), here(ctx)
     photos = view.album_photos(page, seen)
-    if not at.is_photo and len(photos) <= len(album):
-        shown = await edit_album(ctx, showcase, album, photos)
-        await replace_screen(ctx, showcase, at, view.list_screen(page, seen, shown))
-        return
-    await delete_messages(ctx, [*album, at.message_id])
-    await send_list(ctx, showcase, page)
+    if album is not None:
+        at = here(ctx)
+        if not at.is_photo and len(photos) <= len(album):
+            shown = await edit_album(ctx, showcase, album, photos)
+            await replace_screen(ctx, showcase, at, view.list_screen(page, seen, shown))
+            return
+        await delete_messages(ctx, [*album, at.message_id])
+    shown = await send_album(ctx, showcase, photos)
+    await send_screen(ctx, showcase, view.list_screen(page, seen, shown))
 
 
 async def send_screen(ctx: Ctx, showcase: Showcase, screen: Screen) -> None:
-    if screen.photo is not None:
-        try:
-            sent = await ctx.bot.send_photo(
-                ctx.chat_id, screen.photo, caption=screen.text, reply_markup=screen.markup
-            )
-        except TelegramBadRequest as exc:  # e.g. Telegram could not fetch the image URL
-            log.info("showcase photo not sent (%s): a text card instead", exc.message)
-            if screen.photo_url:  # shown as a link from now on, not tried again
-                showcase.unreachable(screen.photo_url)
-        else:
-            remember(sent, screen.photo, screen.photo_url, showcase)
-            return
-    await ctx.send(screen.as_text(), reply_markup=screen.markup)
+    if screen.photo is None or await send_photo(ctx, showcase, screen) is None:
+        await ctx.send(screen.as_text(), reply_markup=screen.markup)
 
 
 async def replace_screen(ctx: Ctx, showcase: Showcase, at: Spot, screen: Screen) -> None:
-    """Show `screen` in place of the message: edit the media or the text when the kind matches,
-    otherwise the old message goes and a new one comes."""
+    """`screen` in place of the message: edited when the kind matches, else deleted and sent anew."""
     if screen.photo is None and not at.is_photo:
         await ctx.edit(at.message_id, screen.as_text(), reply_markup=screen.markup)
-        return
-    if screen.photo is not None and at.is_photo:
-        media = InputMediaPhoto(media=screen.photo, caption=screen.text)
-        if await edit_media(
-            ctx, showcase, at.message_id, media, screen.photo_url, reply_markup=screen.markup
-        ):
-            return
-    await delete_messages(ctx, [at.message_id])
-    await send_screen(ctx, showcase, screen)
+    elif (
+        screen.photo is None or not at.is_photo or not await edit_media(ctx, showcase, at.message_id, screen)
+    ):
+        await delete_messages(ctx, [at.message_id])
+        await send_screen(ctx, showcase, screen)
 
 
-async def send_album(ctx: Ctx, showcase: Showcase, photos: list[AlbumPhoto]) -> Album:
-    """The photos as one album (a single one as a photo). Those Telegram refuses (it could not
-    fetch the URL) are left out and shown as links from now on."""
-    while photos:
+async def send_photo(ctx: Ctx, showcase: Showcase, screen: Screen) -> Message | None:
+    """The screen as a photo; None when Telegram refused it (e.g. it could not fetch the URL)."""
+    try:
+        sent = await ctx.bot.send_photo(
+            ctx.chat_id, screen.media().media, caption=screen.text, reply_markup=screen.markup
+        )
+    except TelegramBadRequest as exc:
+        log.info("showcase photo not sent (%s)", exc.message)
+        unreachable(showcase, screen)
+        return None
+    remember(showcase, sent, screen)
+    return sent
+
+
+async def send_album(ctx: Ctx, showcase: Showcase, photos: list[Screen]) -> Album:
+    """The photos as one album (one alone as a photo), without those Telegram refuses."""
+    while len(photos) > 1:
         try:
-            if len(photos) == 1:
-                sent = [await ctx.bot.send_photo(ctx.chat_id, photos[0].photo, caption=photos[0].caption)]
-            else:
-                sent = await ctx.bot.send_media_group(ctx.chat_id, [photo.media() for photo in photos])
+            sent = await ctx.bot.send_media_group(ctx.chat_id, [photo.media() for photo in photos])
         except TelegramBadRequest as exc:
             refused = view.refused_photos(exc.message, photos)
             log.info("showcase: %d of %d photos refused (%s)", len(refused), len(photos), exc.message)
             for photo in refused:
-                showcase.unreachable(photo.url)
+                unreachable(showcase, photo)
             photos = [photo for photo in photos if photo not in refused]
             continue
         for photo, message in zip(photos, sent, strict=False):
-            remember(message, photo.photo, photo.url, showcase)
-        return Album(tuple(m.message_id for m in sent), frozenset(p.product_id for p in photos))
-    return Album()
+            remember(showcase, message, photo)
+        return Album.of([m.message_id for m in sent], photos)
+    one = await send_photo(ctx, showcase, photos[0]) if photos else None
+    return Album.of([one.message_id], photos) if one else Album()
 
 
-async def edit_album(ctx: Ctx, showcase: Showcase, album: list[int], photos: list[AlbumPhoto]) -> Album:
-    """The photos in the album's messages, one each; the messages left over, and those whose
-    new photo Telegram refuses, are deleted."""
-    kept: list[tuple[int, AlbumPhoto]] = []
+async def edit_album(ctx: Ctx, showcase: Showcase, album: list[int], photos: list[Screen]) -> Album:
+    """The photos in the album's messages; those left over or whose photo is refused are deleted."""
+    kept: list[tuple[int, Screen]] = []
     gone = album[len(photos) :]
     for message_id, photo in zip(album, photos, strict=False):
-        edited = await edit_media(ctx, showcase, message_id, photo.media(), photo.url)
+        edited = await edit_media(ctx, showcase, message_id, photo)
         if edited is None:  # the photo refused, not the message gone
-            showcase.unreachable(photo.url)
+            unreachable(showcase, photo)
             gone.append(message_id)
         elif edited:
             kept.append((message_id, photo))
     await delete_messages(ctx, gone)
-    return Album(tuple(m for m, _photo in kept), frozenset(p.product_id for _m, p in kept))
+    return Album.of([m for m, _photo in kept], [p for _m, p in kept])
 
 
-async def edit_media(
-    ctx: Ctx,
-    showcase: Showcase,
-    message_id: int,
-    media: InputMediaPhoto,
-    url: str | None,
-    **kwargs: Any,
-) -> bool | None:
-    """A message's photo changed: True when it shows it, False when that message is gone, None
-    when Telegram refused the photo."""
+async def edit_media(ctx: Ctx, showcase: Showcase, message_id: int, screen: Screen) -> bool | None:
+    """The message's photo changed: True, False when the message is gone, None when the photo is refused."""
     try:
         edited = await ctx.bot.edit_message_media(
-            media=media, chat_id=ctx.chat_id, message_id=message_id, **kwargs
+            media=screen.media(), chat_id=ctx.chat_id, message_id=message_id, reply_markup=screen.markup
         )
     except TelegramBadRequest as exc:
         if "message is not modified" in exc.message:
@@ -554,8 +521,20 @@ async def edit_media(
         log.info("showcase photo %s not changed (%s)", message_id, exc.message)
         return False if "not found" in exc.message else None
     if isinstance(edited, Message):
-        remember(edited, str(media.media), url, showcase)
+        remember(showcase, edited, screen)
     return True
+
+
+def remember(showcase: Showcase, sent: Message, screen: Screen) -> None:
+    """Telegram's copy of a photo sent by URL: sent by its file id from now on."""
+    if screen.photo_url and screen.photo == screen.photo_url and sent.photo:
+        showcase.remember_photo(screen.photo_url, sent.photo[-1].file_id)
+
+
+def unreachable(showcase: Showcase, screen: Screen) -> None:
+    """Telegram could not fetch the screen's image URL: a link from now on, not tried again."""
+    if screen.photo_url:
+        showcase.unreachable(screen.photo_url)
 
 
 async def delete_messages(ctx: Ctx, message_ids: list[int]) -> None:
@@ -565,12 +544,6 @@ async def delete_messages(ctx: Ctx, message_ids: list[int]) -> None:
         await ctx.bot.delete_messages(ctx.chat_id, message_ids)  # the ones already gone are skipped
     except TelegramAPIError as exc:
         log.info("could not delete messages %s: %s", message_ids, exc.message)
-
-
-def remember(sent: Message, photo: str | None, url: str | None, showcase: Showcase) -> None:
-    """Telegram's copy of a photo sent by URL: sent by its file id from now on."""
-    if url and photo == url and sent.photo:
-        showcase.remember_photo(url, sent.photo[-1].file_id)
 
 
 async def drop_buttons(ctx: Ctx) -> None:

@@ -61,16 +61,14 @@ async def counted(message: Message, value: int, ctx: Ctx, state: FSMContext) -> 
     await _record(ctx, state, value)
 
 
-@feature.callback_query(
-    Stocktake.counting, StocktakeCb.filter(F.action.in_({"same", "finish"})), flags=COUNTING
-)
-async def same_or_finish(
-    query: CallbackQuery, callback_data: StocktakeCb, ctx: Ctx, state: FSMContext
-) -> None:
-    if callback_data.action == "same":
-        await _record(ctx, state, None)
-    else:
-        await _review(ctx, state, await state.get_data())
+@feature.callback_query(Stocktake.counting, StocktakeCb.filter(F.action == "same"), flags=COUNTING)
+async def same(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
+    await _record(ctx, state, None)
+
+
+@feature.callback_query(Stocktake.counting, StocktakeCb.filter(F.action == "finish"), flags=COUNTING)
+async def finish(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
+    await _review(ctx, state, await state.get_data())
 
 
 async def _record(ctx: Ctx, state: FSMContext, quantity: int | None) -> None:
@@ -107,12 +105,9 @@ async def send(
     await ctx.show(ctx.screen.html_text, reply_markup=None)
     differences = stocktake_differences(data["items"], data.get("counted", {}))
     updates = [{"product_id": item["id"], "quantity": quantity} for item, quantity in differences]
+    payload = {"updates": updates, "note": "пересчёт"}
     outcome = await outbox.submit(
-        WriteKind.STOCK_SET,
-        {"updates": updates, "note": "пересчёт"},
-        created_by=ctx.staff_id,
-        chat_id=ctx.chat_id,
-        op_id=callback_data.arg,
+        WriteKind.STOCK_SET, payload, created_by=ctx.staff_id, chat_id=ctx.chat_id, op_id=callback_data.arg
     )
     if not outcome.duplicate:
         await ctx.send(**outcome_message(outcome))

@@ -5,15 +5,12 @@ after the restart; a stock write sent but not recorded is a write nobody was tol
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
-
-log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0  # a deploy waits this long for the work in hand, then says what was cut off
 
@@ -24,10 +21,7 @@ class InFlight:
 
     @contextmanager
     def track(self, what: str) -> Iterator[None]:
-        task = asyncio.current_task()
-        if task is None:  # pragma: no cover - always inside a task under asyncio
-            yield
-            return
+        task = cast("asyncio.Task[Any]", asyncio.current_task())  # always one, under asyncio
         self._running[task] = what
         try:
             yield
@@ -65,7 +59,6 @@ class InFlightMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if not isinstance(event, Update):  # pragma: no cover - registered on updates only
-            return await handler(event, data)
-        with self._in_flight.track(f"update {event.update_id} ({event.event_type})"):
+        update = cast(Update, event)  # registered on updates only
+        with self._in_flight.track(f"update {update.update_id} ({update.event_type})"):
             return await handler(event, data)

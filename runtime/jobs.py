@@ -82,10 +82,6 @@ class Leader:
                 log.warning("%s skipped: the bot's database failed: %s", job.__name__, exc.message)
 
 
-async def as_leader(leader: Leader, job: Callable[..., Awaitable[None]], *args: Any) -> None:
-    await leader.run(job, *args)
-
-
 # Who tells a person how their write ended: the sender, the translations, their language.
 OutboxTell = tuple[Sender, I18n, StaffService]
 
@@ -101,33 +97,25 @@ async def retry_outbox(outbox: Outbox, sender: Sender, i18n: I18n, staff: StaffS
         await outbox.told(outcome.op_id)  # a crash before this tells them twice, never not at all
 
 
-async def _api_job(name: str, work: Awaitable[None]) -> None:
-    """A poll that meets an API failure is skipped with one line; the next one tries again."""
-    try:
-        await work
-    except ApiError as exc:
-        log.warning("%s skipped: %s %s", name, type(exc).__name__, exc.message)
+def _alert_job(name: str, what: str, work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """work(center, ...) as the job `name`: an API failure skips it with one line; the next run retries."""
+
+    async def job(center: AlertCenter, *args: Any) -> None:
+        try:
+            await work(center, *args)
+        except ApiError as exc:
+            log.warning("%s skipped: %s %s", what, type(exc).__name__, exc.message)
+
+    job.__name__ = job.__qualname__ = name
+    return job
 
 
-async def poll_new_orders(center: AlertCenter) -> None:
-    """New orders once, living cards, deadline nudges."""
-    await _api_job("new-order poll", center.poll_orders())
-
-
-async def poll_low_stock(center: AlertCenter) -> None:
-    await _api_job("low-stock poll", center.poll_low_stock())
-
-
-async def morning_summary(center: AlertCenter) -> None:
-    await _api_job("morning summary", center.morning())
-
-
-async def evening_summary(center: AlertCenter) -> None:
-    await _api_job("daily summary", center.evening())
-
-
-async def missed_summary(center: AlertCenter, opening: time, closing: time) -> None:
-    await _api_job("missed summary", center.catch_up(opening, closing))
+# new orders once, living cards, deadline nudges
+poll_new_orders = _alert_job("poll_new_orders", "new-order poll", AlertCenter.poll_orders)
+poll_low_stock = _alert_job("poll_low_stock", "low-stock poll", AlertCenter.poll_low_stock)
+morning_summary = _alert_job("morning_summary", "morning summary", AlertCenter.morning)
+evening_summary = _alert_job("evening_summary", "daily summary", AlertCenter.evening)
+missed_summary = _alert_job("missed_summary", "missed summary", AlertCenter.catch_up)  # (opening, closing)
 
 
 def schedule(
@@ -135,7 +123,7 @@ def schedule(
 ) -> None:
     """`job(*args)` on the trigger `when` names (APScheduler's), run by the leader only; the job's
     name is its id, so a restart replaces it rather than adding a second one."""
-    scheduler.add_job(as_leader, id=job.__name__, replace_existing=True, args=[leader, job, *args], **when)
+    scheduler.add_job(leader.run, id=job.__name__, replace_existing=True, args=[job, *args], **when)
 
 
 @dataclass(frozen=True)
@@ -180,13 +168,7 @@ def add_jobs(
     scheduler: AsyncIOScheduler, leader: Leader, outbox: Outbox, tell: OutboxTell, store: Housekeeping
 ) -> None:
     every = partial(schedule, scheduler, leader)
+    now = datetime.now(UTC)
     # what a restart left unfinished goes out at once
-    every(
-        retry_outbox,
-        outbox,
-        *tell,
-        trigger="interval",
-        seconds=OUTBOX_RETRY_SECONDS,
-        next_run_time=datetime.now(UTC),
-    )
+    every(retry_outbox, outbox, *tell, trigger="interval", seconds=OUTBOX_RETRY_SECONDS, next_run_time=now)
     every(housekeeping, store, trigger="cron", hour=4, minute=30)

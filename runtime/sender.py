@@ -1,19 +1,13 @@
 """The one way out for every message the bot starts itself (alerts, notifications).
 
-A scheduler job or a handler hands a message to `Sender` and keeps going: the sender keeps the bot
-within Telegram's flood limits, retries what waiting can fix, follows a group's upgrade to a
-supergroup, and turns every other refusal into None/False plus one log line. It never raises for
-a Telegram-side failure; a local programming error (a wrong argument) still raises.
-
-Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
-  * a group, supergroup or channel (negative id): at most `group_per_minute` in any 60 seconds;
-  * a private chat: about `private_per_second`;
-  * everything together: `global_per_second`.
-Edits are limited by Telegram separately from sends and the numbers are not published, so each
-chat has a second budget of the same size just for edits; both count towards the global limit.
-
-Within one chat, messages and edits go out in the order they were handed over (FIFO): a message
-waiting out a `retry_after` holds back the ones after it, so an alert never overtakes its edit.
+It keeps to Telegram's flood limits, retries what waiting can fix, follows a group's upgrade to a
+supergroup, and turns every other refusal into None/False plus one log line: it never raises for
+a Telegram-side failure (a wrong argument still raises). The limits, from
+https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this: a group or channel
+(negative id) `group_per_minute` in any 60 seconds, a private chat about `private_per_second`,
+everything `global_per_second`; edits, limited apart and unpublished, get a second budget of the
+same size per chat. Within one chat, messages and edits go out in the order handed over (FIFO): one
+waiting out a `retry_after` holds back the rest, so an alert never overtakes its edit.
 """
 
 from __future__ import annotations
@@ -22,38 +16,17 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from aiogram import Bot
+from aiogram import exceptions as tg
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.methods import (
-    CopyMessage,
-    EditMessageCaption,
-    EditMessageMedia,
-    EditMessageReplyMarkup,
-    EditMessageText,
-    ForwardMessage,
-    SendDocument,
-    SendMediaGroup,
-    SendMessage,
-    SendPhoto,
-    TelegramMethod,
-)
+from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response
 from aiogram.types import InputFile, Message
 
@@ -70,13 +43,16 @@ GROUP_WINDOW = 60.0  # seconds: Telegram's group limit is "20 messages per minut
 MAX_BACKOFF = 30.0  # seconds between retries after a network or server error
 # Refusals about what happened in Telegram (a chat that is gone, a message someone deleted), not bugs
 GONE = ("chat not found", "message to edit not found")
+# The calls that post or edit a message: what the flood limits count
+_SENDS = {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage", "forwardMessage"}
+_EDITS = {"editMessageText", "editMessageReplyMarkup", "editMessageCaption", "editMessageMedia"}
+REPLY_MAX_RETRIES = 2
+REPLY_MAX_WAIT = 30  # seconds: a person waiting longer than this for a reply has given up
 
 
 class _Window:
-    """At most `limit` events in any `period` seconds.
-
-    Only the last `limit` event times matter: one more event fits once the oldest of them is
-    `period` old."""
+    """At most `limit` events in any `period` seconds: only the last `limit` event times matter,
+    one more fits once the oldest of them is `period` old."""
 
     def __init__(self, limit: int, period: float) -> None:
         self.limit = limit
@@ -94,16 +70,8 @@ class _Window:
 
 
 def _per_second(rate: float) -> _Window:
-    # 30/s → 30 in any second; 1/s → 1 in any second; 0.5/s → 1 in any 2 seconds
-    limit = max(1, round(rate))
+    limit = max(1, round(rate))  # 30/s → 30 in any second; 0.5/s → 1 in any 2 seconds
     return _Window(limit, limit / rate)
-
-
-@dataclass
-class _Chat:
-    lock: asyncio.Lock  # one request at a time per chat: keeps the chat's order
-    sends: _Window
-    edits: _Window
 
 
 @dataclass(frozen=True)
@@ -144,45 +112,35 @@ class Sender:
         self._bot = bot
         self._on_unreachable = on_unreachable
         self._on_migrated = on_migrated
-        self._group_per_minute = limits.group_per_minute
-        self._private_per_second = limits.private_per_second
-        self._max_retries = limits.max_retries
+        self._limits = limits
         self._clock = clock
         self._sleep = sleep
         self._global = _per_second(limits.global_per_second)
-        self._chats: dict[int, _Chat] = {}
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one call at a time: FIFO
+        self._windows: dict[tuple[int, bool], _Window] = {}  # (chat, edit?): sends and edits apart
         self._migrations: dict[int, int] = {}
 
     # ------------------------------------------------------------------ sending
 
     async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Message | None:
         """kwargs go to Bot.send_message as they are (message_thread_id, reply_markup, …)."""
-        return await self._deliver(
-            "sendMessage", chat_id, lambda chat: self._bot.send_message(chat, text, **kwargs)
-        )
+        send = partial(self._bot.send_message, text=text, **kwargs)
+        return await self._deliver("sendMessage", chat_id, send)
 
     async def send_photo(self, chat_id: int, photo: str | InputFile, **kwargs: Any) -> Message | None:
         """photo: a file_id, a URL or an InputFile (read again if the send is retried)."""
-        return await self._deliver(
-            "sendPhoto", chat_id, lambda chat: self._bot.send_photo(chat, photo, **kwargs)
-        )
+        return await self._deliver("sendPhoto", chat_id, partial(self._bot.send_photo, photo=photo, **kwargs))
 
     async def edit_message_text(self, chat_id: int, message_id: int, text: str, **kwargs: Any) -> bool:
         """True when the message shows `text` now (also when it already did); False when it
         could not be edited, e.g. someone deleted it (a warning, not an error)."""
-        return await self._edit(
-            "editMessageText",
-            chat_id,
-            lambda chat: self._bot.edit_message_text(text, chat_id=chat, message_id=message_id, **kwargs),
-        )
+        edit = partial(self._bot.edit_message_text, text, message_id=message_id, **kwargs)
+        return await self._edit("editMessageText", chat_id, edit)
 
     async def edit_message_reply_markup(self, chat_id: int, message_id: int, **kwargs: Any) -> bool:
         """True when the message has the markup now (also when it already had)."""
-        return await self._edit(
-            "editMessageReplyMarkup",
-            chat_id,
-            lambda chat: self._bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, **kwargs),
-        )
+        edit = partial(self._bot.edit_message_reply_markup, message_id=message_id, **kwargs)
+        return await self._edit("editMessageReplyMarkup", chat_id, edit)
 
     # ------------------------------------------------------------------ migrated groups
 
@@ -220,40 +178,37 @@ class Sender:
                 return False, "the bot may not send messages here: make it an administrator"
             if chat.type == ChatType.CHANNEL and not getattr(member, "can_post_messages", False):
                 return False, "the bot may not post in this channel: give it the right to post"
-            if (
-                member.status == ChatMemberStatus.MEMBER
-                and chat.permissions is not None
-                and chat.permissions.can_send_messages is False
-            ):
+            members_muted = getattr(chat.permissions, "can_send_messages", None) is False
+            if member.status == ChatMemberStatus.MEMBER and members_muted:
                 return False, "members may not send messages here: make the bot an administrator"
             if thread_id is not None:
                 if not chat.is_forum:
                     return False, f"this chat has no topics, so no topic {thread_id}"
                 await self._bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
-        except TelegramMigrateToChat as e:
+        except tg.TelegramMigrateToChat as e:
             if e.migrate_to_chat_id == chat_id:  # would ask again forever
                 return False, f"Telegram refused: {e.message}"
             await self._migrated(chat_id, e.migrate_to_chat_id)
             return await self.can_post(e.migrate_to_chat_id, thread_id)
-        except TelegramForbiddenError:
+        except tg.TelegramForbiddenError:
             return False, "the bot is not in this chat (removed, or blocked by the user)"
-        except TelegramBadRequest as e:
+        except tg.TelegramBadRequest as e:
             if "chat not found" in e.message.lower():
                 return False, "chat not found: a wrong id, or the bot was never added to it"
             if "thread not found" in e.message.lower():
                 return False, f"topic {thread_id} not found in this forum"
             return False, f"Telegram refused: {e.message}"
-        except (TelegramAPIError, ClientDecodeError) as e:
+        except (tg.TelegramAPIError, tg.ClientDecodeError) as e:
             return False, f"Telegram did not answer properly: {e.message}"
         return True, ""
 
     # ------------------------------------------------------------------ the machinery
 
-    async def _edit(self, what: str, chat_id: int, call: Callable[[int], Awaitable[object]]) -> bool:
-        async def attempt(chat: int) -> bool:
+    async def _edit(self, what: str, chat_id: int, call: Callable[..., Awaitable[object]]) -> bool:
+        async def attempt(chat_id: int) -> bool:
             try:
-                await call(chat)
-            except TelegramBadRequest as e:
+                await call(chat_id=chat_id)
+            except tg.TelegramBadRequest as e:
                 # Telegram's way of saying the message already is what we wanted
                 if "message is not modified" not in e.message.lower():
                     raise
@@ -262,65 +217,66 @@ class Sender:
         return await self._deliver(what, chat_id, attempt, edit=True) is True
 
     async def _deliver(
-        self, what: str, chat_id: int, call: Callable[[int], Awaitable[T]], *, edit: bool = False
+        self, what: str, chat_id: int, call: Callable[..., Awaitable[T]], *, edit: bool = False
     ) -> T | None:
-        """call(current chat id) within the limits, retried while waiting can help."""
+        """call(chat_id=the current id) within the limits, in the chat's turn."""
         token = _inside_sender.set(True)  # the calls made here skip SenderMiddleware
         try:
-            return await self._deliver_limited(what, chat_id, call, edit=edit)
+            async with self._locks[self.resolve(chat_id)]:
+                return await self._attempt(what, chat_id, call, edit)
         finally:
             _inside_sender.reset(token)
 
-    async def _deliver_limited(
-        self, what: str, chat_id: int, call: Callable[[int], Awaitable[T]], *, edit: bool
+    async def _attempt(
+        self, what: str, chat_id: int, call: Callable[..., Awaitable[T]], edit: bool
     ) -> T | None:
-        async with self._chat(self.resolve(chat_id)).lock:
-            target = self.resolve(chat_id)  # the group may have migrated while we queued
-            retries = 0
-            migrated = False
-            while True:
-                await self._wait_for_slot(target, edit)
-                try:
-                    return await call(target)
-                except TelegramRetryAfter as e:
-                    delay, why = float(e.retry_after), f"flood limit, retry after {e.retry_after} s"
-                except TelegramMigrateToChat as e:
-                    if migrated:  # a supergroup cannot migrate again: something is off
-                        log.error("%s to chat %s: migrated twice: %s", what, chat_id, e.message)
-                        return None
-                    migrated = True
-                    await self._migrated(target, e.migrate_to_chat_id)
-                    target = e.migrate_to_chat_id
-                    continue
-                except TelegramForbiddenError as e:
-                    log.warning("%s to chat %s: unreachable: %s", what, chat_id, e.message)
-                    await self._unreachable(chat_id)
+        """call(chat_id=the current id), retried while waiting can help."""
+        target = self.resolve(chat_id)  # the group may have migrated while we queued
+        retries = 0
+        migrated = False
+        while True:
+            await self._wait_for_slot(target, edit)
+            try:
+                return await call(chat_id=target)
+            except tg.TelegramRetryAfter as e:
+                delay, why = float(e.retry_after), f"flood limit, retry after {e.retry_after} s"
+            except tg.TelegramMigrateToChat as e:
+                if migrated:  # a supergroup cannot migrate again: something is off
+                    log.error("%s to chat %s: migrated twice: %s", what, chat_id, e.message)
                     return None
-                except TelegramBadRequest as e:
-                    if any(gone in e.message.lower() for gone in GONE):
-                        log.warning("%s to chat %s: %s", what, chat_id, e.message)
-                    else:  # our request was wrong (too long, bad HTML, bad keyboard…)
-                        log.error("%s to chat %s rejected: %s", what, chat_id, e.message)
-                    return None
-                except TelegramEntityTooLarge as e:  # a network error by class, but final
+                migrated = True
+                await self._migrated(target, e.migrate_to_chat_id)
+                target = e.migrate_to_chat_id
+                continue
+            except tg.TelegramForbiddenError as e:
+                log.warning("%s to chat %s: unreachable: %s", what, chat_id, e.message)
+                await self._notify(self._on_unreachable, chat_id)
+                return None
+            except (tg.TelegramBadRequest, tg.TelegramEntityTooLarge) as e:  # too large: "network", but final
+                if any(gone in e.message.lower() for gone in GONE):
+                    log.warning("%s to chat %s: %s", what, chat_id, e.message)
+                else:  # our request was wrong (too long, bad HTML, bad keyboard, too large…)
                     log.error("%s to chat %s rejected: %s", what, chat_id, e.message)
-                    return None
-                except (TelegramNetworkError, TelegramServerError) as e:
-                    # A timeout may hide a message that did arrive: a retry can duplicate it,
-                    # which beats losing an alert.
-                    delay, why = min(2.0**retries, MAX_BACKOFF), e.message
-                except (TelegramAPIError, ClientDecodeError) as e:  # 401, 404, 409, garbage
-                    log.error("%s to chat %s failed: %s", what, chat_id, e.message)
-                    return None
-                if retries >= self._max_retries:
-                    log.warning("%s to chat %s: gave up after %d retries: %s", what, chat_id, retries, why)
-                    return None
-                retries += 1
-                await self._sleep(delay)
+                return None
+            except (tg.TelegramNetworkError, tg.TelegramServerError) as e:
+                # A timeout may hide a message that did arrive: a retry can duplicate it,
+                # which beats losing an alert.
+                delay, why = min(2.0**retries, MAX_BACKOFF), e.message
+            except (tg.TelegramAPIError, tg.ClientDecodeError) as e:  # 401, 404, 409, garbage
+                log.error("%s to chat %s failed: %s", what, chat_id, e.message)
+                return None
+            if retries >= self._limits.max_retries:
+                log.warning("%s to chat %s: gave up after %d retries: %s", what, chat_id, retries, why)
+                return None
+            retries += 1
+            await self._sleep(delay)
 
     async def _wait_for_slot(self, chat_id: int, edit: bool, *, pace_chat: bool = True) -> None:
-        state = self._chat(chat_id)
-        window = state.edits if edit else state.sends
+        window = self._windows.get((chat_id, edit))
+        if window is None:  # groups, supergroups and channels have negative ids
+            group, private = self._limits.group_per_minute, self._limits.private_per_second
+            window = _Window(group, GROUP_WINDOW) if chat_id < 0 else _per_second(private)
+            self._windows[chat_id, edit] = window
         while True:
             now = self._clock()
             delay = max(window.wait(now) if pace_chat else 0.0, self._global.wait(now))
@@ -330,60 +286,28 @@ class Sender:
                 return
             await self._sleep(delay)  # another chat may take the global slot first: look again
 
-    def _chat(self, chat_id: int) -> _Chat:
-        state = self._chats.get(chat_id)
-        if state is None:
-            state = self._chats[chat_id] = _Chat(asyncio.Lock(), self._budget(chat_id), self._budget(chat_id))
-        return state
-
-    def _budget(self, chat_id: int) -> _Window:
-        if chat_id < 0:  # groups, supergroups and channels
-            return _Window(self._group_per_minute, GROUP_WINDOW)
-        return _per_second(self._private_per_second)
-
     async def _migrated(self, old: int, new: int) -> None:
         log.warning("chat %s was upgraded to the supergroup %s: sending there from now on", old, new)
         self.remember_migration(old, new)
-        if self._on_migrated is not None:
+        await self._notify(self._on_migrated, old, new)
+
+    @staticmethod
+    async def _notify(callback: Callable[..., Awaitable[None]] | None, *args: int) -> None:
+        """Tell the application; its bug must not stop the message nor reach send_message's caller."""
+        if callback is not None:
             try:
-                await self._on_migrated(old, new)
-            except Exception:  # the caller's bug must not stop the message
-                log.exception("on_migrated(%s, %s) failed", old, new)
-
-    async def _unreachable(self, chat_id: int) -> None:
-        if self._on_unreachable is not None:
-            try:
-                await self._on_unreachable(chat_id)
-            except Exception:  # the caller's bug must not reach the caller of send_message
-                log.exception("on_unreachable(%s) failed", chat_id)
-
-
-_LIMITED = (
-    SendMessage,
-    SendPhoto,
-    SendDocument,
-    SendMediaGroup,
-    CopyMessage,
-    ForwardMessage,
-    EditMessageText,
-    EditMessageReplyMarkup,
-    EditMessageCaption,
-    EditMessageMedia,
-)
-_EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
-REPLY_MAX_RETRIES = 2
-REPLY_MAX_WAIT = 30  # seconds: a person waiting longer than this for a reply has given up
+                await callback(*args)
+            except Exception:
+                name = getattr(callback, "__name__", "callback")
+                log.exception("%s(%s) failed", name, ", ".join(map(str, args)))
 
 
 class SenderMiddleware(BaseRequestMiddleware):
-    """Replies that handlers send directly (message.answer, edits of a card) pass the same
-    limiter as the Sender's own messages, and a `retry_after` is waited out (briefly) instead of
-    surfacing as an error: every outgoing message meets one limiter.
-
-    A reply in a private chat answers something the person just did, and Telegram tolerates
-    short bursts there: it is not paced ahead (a florist typing order numbers quickly must not
-    wait a second each), only counted, and a 429 is still honoured. Groups and the global
-    limit are paced as for alerts."""
+    """Replies handlers send directly (message.answer, a card's edit) meet the Sender's limiter
+    too, and a short `retry_after` is waited out instead of surfacing as an error. A private reply
+    answers what the person just did, and Telegram tolerates short bursts there: it is counted,
+    not paced (a florist typing order numbers quickly must not wait a second each); groups and
+    the global limit are paced as for alerts."""
 
     def __init__(self, sender: Sender) -> None:
         self._sender = sender
@@ -392,24 +316,18 @@ class SenderMiddleware(BaseRequestMiddleware):
         self, make_request: NextRequestMiddlewareType[T], bot: Bot, method: TelegramMethod[T]
     ) -> Response[T]:
         chat_id = getattr(method, "chat_id", None)
-        limited = isinstance(method, _LIMITED)  # not a narrowing isinstance: `method` keeps its type
-        if _inside_sender.get() or not limited or not isinstance(chat_id, int):
+        name = method.__api_method__
+        if _inside_sender.get() or name not in _SENDS | _EDITS or not isinstance(chat_id, int):
             return await make_request(bot, method)
-        edit = type(method) in _EDITS
         retries = 0
         while True:
             target = self._sender.resolve(chat_id)
-            await self._sender._wait_for_slot(target, edit, pace_chat=target < 0)
+            await self._sender._wait_for_slot(target, name in _EDITS, pace_chat=target < 0)
             try:
                 return await make_request(bot, method)
-            except TelegramRetryAfter as e:
+            except tg.TelegramRetryAfter as e:
                 if retries >= REPLY_MAX_RETRIES or e.retry_after > REPLY_MAX_WAIT:
                     raise
                 retries += 1
-                log.warning(
-                    "%s to chat %s: flood limit, retry after %s s",
-                    type(method).__name__,
-                    chat_id,
-                    e.retry_after,
-                )
+                log.warning("%s to chat %s: flood limit, retry after %s s", name, chat_id, e.retry_after)
                 await self._sender._sleep(float(e.retry_after))

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardButton, LinkPreviewOptions
 from aiogram.utils.i18n import gettext as _
 
 from services.catalog import (
@@ -23,7 +22,7 @@ from services.orders import may_view
 from services.roles import Role
 from views.callbacks import CatalogCb, CustomerCb, OrderCb
 from views.i18n import N_
-from views.orders import format_day, format_money, status_label
+from views.orders import format_day, format_money, list_header, photo_preview, status_label
 from views.render import button, cut, esc, esc_attr, keyboard, page_of, pager
 
 TITLE = 60
@@ -40,18 +39,8 @@ PRODUCTION_TIMES = {
 }
 
 
-def _header(title: str, count: int, page: int, pages: int) -> str:
-    header = f"<b>{title}</b> · {count}"
-    if pages > 1:
-        header += " · " + _("стр. {page} из {pages}").format(page=page + 1, pages=pages)
-    return header
-
-
 def _searched(title: str, query: str) -> str:
     return title + f" · «{esc(cut(query, QUERY_SHOWN))}»"
-
-
-# --- products ------------------------------------------------------------------------------------
 
 
 def price_text(product: Product) -> str:
@@ -91,9 +80,8 @@ def catalog_page(products: list[Product], query: str, page: int) -> dict[str, An
         text = _("Ничего не нашёл. Попробуйте иначе: «пионы», «красные розы», «коробка».")
         return {"text": f"<b>{title}</b>\n\n{text}", "reply_markup": None}
     shown, page, pages = page_of(products, page, PAGE_SIZE)
-    rows = [_header(title, len(products), page, pages), ""]
-    for p in shown:
-        rows.append(" · ".join([f"<b>{esc(cut(p.title, TITLE))}</b>", esc(price_text(p)), *_kind(p)]))
+    rows = [list_header(title, len(products), page, pages), ""]
+    rows += [" · ".join([f"<b>{esc(cut(p.title, TITLE))}</b>", esc(price_text(p)), *_kind(p)]) for p in shown]
     rows += ["", _("Нажмите на букет, чтобы открыть карточку с составом.")]
     buttons = [
         [button(f"{cut(p.title, BUTTON_TITLE)} · {price_text(p)}", CatalogCb(action="o", id=p.id))]
@@ -134,18 +122,12 @@ def product_card(product: Product) -> dict[str, Any]:
         time = _(label) if label else esc(product.production_time)
         rows.append(_("Изготовление: {time}").format(time=time))
     rows += ["", *_composition(product)]
-    photo = product.image_url
-    if photo:
-        rows += ["", f'<a href="{esc_attr(photo)}">' + _("📷 Фото") + "</a>"]
-    preview = (
-        LinkPreviewOptions(url=photo, prefer_large_media=True, show_above_text=True)
-        if photo
-        else LinkPreviewOptions(is_disabled=True)
-    )
-    return {"text": "\n".join(r for r in rows if r is not None), "link_preview_options": preview}
-
-
-# --- customers -----------------------------------------------------------------------------------
+    if product.image_url:
+        rows += ["", f'<a href="{esc_attr(product.image_url)}">' + _("📷 Фото") + "</a>"]
+    return {
+        "text": "\n".join(r for r in rows if r is not None),
+        "link_preview_options": photo_preview(product.image_url),
+    }
 
 
 def lookup_problem(lookup: CustomerQuery) -> str | None:
@@ -179,7 +161,7 @@ def customers_found(found: list[Customer], query: str, phones: bool) -> dict[str
         text = _("Клиент «{query}» не найден. Проверьте номер или напишите часть имени.")
         return {"text": text.format(query=esc(cut(query, QUERY_SHOWN)))}
     shown = found[:CUSTOMERS_SHOWN]
-    rows = [_header(_searched(_("👥 Клиенты"), query), len(found), 0, 1), ""]
+    rows, buttons = [list_header(_searched(_("👥 Клиенты"), query), len(found), 0, 1), ""], []
     for customer in shown:
         parts = [esc(_name(customer, NAME))]
         if phones and customer.phone:
@@ -187,21 +169,14 @@ def customers_found(found: list[Customer], query: str, phones: bool) -> dict[str
         if customer.orders_count is not None:
             parts.append(_("заказов: {count}").format(count=customer.orders_count))
         rows.append("• " + " · ".join(parts))
+        label = f"{_name(customer, 40)} {_phone_tail(customer.phone) if phones else ''}".strip()
+        buttons.append([button(label, CustomerCb(action="o", id=customer.id))])
     rows.append("")
     if len(found) > len(shown):
         rows.append(
             _("Показаны первые {shown}. Уточните: полный номер или имя и фамилия.").format(shown=len(shown))
         )
     rows.append(_("Выберите клиента:"))
-    buttons = [
-        [
-            button(
-                f"{_name(c, 40)} {_phone_tail(c.phone) if phones else ''}".strip(),
-                CustomerCb(action="o", id=c.id),
-            )
-        ]
-        for c in shown
-    ]
     return {"text": "\n".join(rows), "reply_markup": keyboard(*buttons)}
 
 
@@ -216,15 +191,6 @@ def _summary(customer: Customer, orders: list[Order], tz: ZoneInfo, today: date)
     return " · ".join(summary)
 
 
-def _order_line(order: Order, today: date) -> str:
-    when = format_day(order.delivery_date, today)
-    if order.delivery_date is not None:
-        when = _("доставка {day}").format(day=when)
-    label = status_label(order.status, order.status_name)
-    money = format_money(order.amount, order.currency)
-    return f"№{esc(order.number or order.id)} · {esc(label)} · {esc(when)} · {esc(money)}"
-
-
 def customer_card(
     customer: Customer, orders: list[Order], page: int, role: Role, tz: ZoneInfo, today: date
 ) -> dict[str, Any]:
@@ -236,22 +202,21 @@ def customer_card(
     if not orders:
         return {"text": "\n".join([*rows, _("Заказов в списке нет.")]), "reply_markup": None}
     shown, page, pages = page_of(orders, page, PAGE_SIZE)
-    rows.append(_header(_("Заказы"), len(orders), page, pages))
-    rows += [_order_line(order, today) for order in shown]
-    buttons: list[list[InlineKeyboardButton]] = [
-        [
-            button(
-                f"№{o.number or o.id} · {status_label(o.status, o.status_name)}", OrderCb(action="o", id=o.id)
-            )
-        ]
-        for o in shown
-        if may_view(role, o)
-    ]
+    rows.append(list_header(_("Заказы"), len(orders), page, pages))
+    buttons = []
+    for order in shown:
+        when = format_day(order.delivery_date, today)
+        if order.delivery_date is not None:
+            when = _("доставка {day}").format(day=when)
+        number, label = order.number or order.id, status_label(order.status, order.status_name)
+        money = format_money(order.amount, order.currency)
+        rows.append(f"№{esc(number)} · {esc(label)} · {esc(when)} · {esc(money)}")
+        if may_view(role, order):
+            buttons.append([button(f"№{number} · {label}", OrderCb(action="o", id=order.id))])
     rows.append("")
     if buttons:
         rows.append(_("Нажмите на заказ, чтобы открыть его."))
     if len(buttons) < len(shown):
         rows.append(_("Завершённые и отменённые заказы открывают владелец и старший флорист."))
-    nav = pager(page, pages, lambda n: CustomerCb(action="p", id=customer.id, page=n))
-    markup = keyboard(*buttons, nav)
+    markup = keyboard(*buttons, pager(page, pages, lambda n: CustomerCb(action="p", id=customer.id, page=n)))
     return {"text": "\n".join(rows), "reply_markup": markup if markup.inline_keyboard else None}

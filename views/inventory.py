@@ -32,6 +32,7 @@ MOVEMENT_NAMES = {
     "adjustment": N_("пересчёт"),
     "inventory": N_("пересчёт"),
 }
+OUTGOING = ("writeoff", "write_off", "order_usage")
 WRITEOFF_REASONS = {"wilted": N_("Увяли"), "broken": N_("Сломаны"), "supplier": N_("Брак поставщика")}
 PROBLEMS = {
     InputProblem.EMPTY: N_("Пустое сообщение."),
@@ -52,14 +53,15 @@ HINTS = {
     "photo": N_("Жду фото или нажмите «Пропустить»."),
     "confirm": N_("Нажмите «Сохранить», «Изменить» или «Отмена» под сводкой выше."),
 }
+UNSAVED_LINES = N_(
+    "Строки с ⚠️ и ❓ не сохранятся: исправьте их и пришлите накладную заново, или сохраните остальные."
+)
 
 
 def quantity_mark(quantity: int, threshold: int) -> str:
     if quantity <= 0:
         return "❌ " + _("нет")
-    if quantity <= threshold:
-        return f"⚠️ {quantity}"
-    return str(quantity)
+    return f"⚠️ {quantity}" if quantity <= threshold else str(quantity)
 
 
 def problem_text(error: InputError, *, what: str) -> str:
@@ -82,12 +84,10 @@ def stock_page(flowers: list[Flower], query: str, page: int, threshold: int) -> 
     header = f"<b>{title}</b> · {len(flowers)}"
     if pages > 1:
         header += " · " + _("стр. {page} из {pages}").format(page=page + 1, pages=pages)
-    rows = [header, ""] + [
-        f"{esc(cut(f.name, NAME))} — {quantity_mark(f.quantity, threshold)}" for f in shown
-    ]
+    rows = [f"{esc(cut(f.name, NAME))} — {quantity_mark(f.quantity, threshold)}" for f in shown]
     buttons = [[button(f"{cut(f.name, 40)} · {f.quantity}", StockCb(action="f", id=f.id))] for f in shown]
     markup = keyboard(*buttons, pager(page, pages, lambda p: StockCb(action="p", page=p)))
-    return {"text": "\n".join(rows), "reply_markup": markup}
+    return {"text": "\n".join([header, "", *rows]), "reply_markup": markup}
 
 
 @dataclass(frozen=True)
@@ -100,30 +100,27 @@ class History:
     today: date
 
     def lines(self, *, with_flower: bool) -> list[str]:
-        return [movement_line(m, self, with_flower=with_flower) for m in self.movements]
+        return [self.line(m, with_flower=with_flower) for m in self.movements]
 
-
-def movement_line(movement: Movement, history: History, *, with_flower: bool) -> str:
-    when = ""
-    if movement.created_at is not None:
-        local = movement.created_at.astimezone(history.tz)
-        when = f"{local:%H:%M}" if local.date() == history.today else f"{local:%d.%m %H:%M}"
-    kind = movement.movement_type or ""
-    label = _(MOVEMENT_NAMES[kind]) if kind in MOVEMENT_NAMES else esc(kind or "—")
-    quantity = movement.quantity or 0
-    outgoing = kind in ("writeoff", "write_off", "order_usage")
-    parts = [when, f"{label} {-abs(quantity):d}" if outgoing else f"{label} {quantity:+d}"]
-    if with_flower and movement.flower_name:
-        parts.append(esc(cut(movement.flower_name, 40)))
-    who = next((history.names[op] for op in op_ids_in(movement.note) if op in history.names), None)
-    if who:
-        parts.append(esc(who))
-    if movement.reason:
-        parts.append(esc(cut(movement.reason, 80)))
-    note = " ".join(w for w in (movement.note or "").split() if not w.startswith("[op:"))
-    if note:
-        parts.append(f"«{esc(cut(note, 80))}»")
-    return "• " + " · ".join(p for p in parts if p)
+    def line(self, movement: Movement, *, with_flower: bool) -> str:
+        when = ""
+        if movement.created_at is not None:
+            local = movement.created_at.astimezone(self.tz)
+            when = local.strftime("%H:%M" if local.date() == self.today else "%d.%m %H:%M")
+        kind = movement.movement_type or ""
+        label = _(MOVEMENT_NAMES[kind]) if kind in MOVEMENT_NAMES else esc(kind or "—")
+        quantity = movement.quantity or 0
+        who = next((self.names[op] for op in op_ids_in(movement.note) if op in self.names), "")
+        note = " ".join(w for w in (movement.note or "").split() if not w.startswith("[op:"))
+        parts = [
+            when,
+            f"{label} {-abs(quantity):d}" if kind in OUTGOING else f"{label} {quantity:+d}",
+            esc(cut(movement.flower_name or "", 40)) if with_flower else "",
+            esc(who),
+            esc(cut(movement.reason or "", 80)),
+            f"«{esc(cut(note, 80))}»" if note else "",
+        ]
+        return "• " + " · ".join(p for p in parts if p)
 
 
 def flower_card(flower: Flower, history: History, threshold: int) -> dict[str, Any]:
@@ -154,17 +151,14 @@ def low_stock_text(low: LowStock) -> str:
     lines = [_("⚠️ <b>Мало на складе</b> (порог {threshold})").format(threshold=low.threshold)]
     if not low.flowers and not low.products:
         return lines[0] + "\n\n" + _("Всего хватает 👍")
-    if low.flowers:
-        lines += ["", "<b>" + _("Цветы:") + "</b>"]
-        lines += [
-            f"{quantity_mark(f.quantity, low.threshold)} — {esc(cut(f.name, NAME))}" for f in low.flowers
-        ]
-    if low.products:
-        lines += ["", "<b>" + _("Материалы и товары:") + "</b>"]
-        lines += [
-            f"{quantity_mark(p.quantity or 0, low.threshold)} — {esc(cut(p.name or '—', NAME))}"
-            for p in low.products
-        ]
+    sections = [
+        (_("Цветы:"), [(f.quantity, f.name) for f in low.flowers]),
+        (_("Материалы и товары:"), [(p.quantity or 0, p.name or "—") for p in low.products]),
+    ]
+    for title, items in sections:
+        if items:
+            lines += ["", f"<b>{title}</b>"]
+            lines += [f"{quantity_mark(q, low.threshold)} — {esc(cut(name, NAME))}" for q, name in items]
     return "\n".join(lines)
 
 
@@ -176,14 +170,10 @@ def _cancel() -> InlineKeyboardButton:
 
 
 def pick_keyboard(flowers: list[Flower], threshold: int) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            button(
-                f"{cut(f.name, 40)} · {quantity_mark(f.quantity, threshold)}", FlowCb(action="pick", arg=f.id)
-            )
-        ]
-        for f in flowers[:8]
-    ]
+    rows = []
+    for f in flowers[:8]:
+        label = f"{cut(f.name, 40)} · {quantity_mark(f.quantity, threshold)}"
+        rows.append([button(label, FlowCb(action="pick", arg=f.id))])
     return keyboard(*rows, [_cancel()])
 
 
@@ -196,12 +186,9 @@ def ask_flower(mode: str, recent: list[Flower], threshold: int) -> dict[str, Any
             "➕ <b>Приход.</b> Какой цветок пришёл? Напишите название, например «роза 60».\n"
             "Можно вставить всю накладную: по строке на цветок — «Роза красная 60 50 120»."
         )
-    if not recent:
-        return {"text": text, "reply_markup": keyboard([_cancel()])}
-    return {
-        "text": text + "\n" + _("Или выберите из недавних:"),
-        "reply_markup": pick_keyboard(recent, threshold),
-    }
+    if recent:
+        text += "\n" + _("Или выберите из недавних:")
+    return {"text": text, "reply_markup": pick_keyboard(recent, threshold)}  # with none: just «Отмена»
 
 
 def search_result(query: str, flowers: list[Flower], found: bool, threshold: int) -> dict[str, Any]:
@@ -267,11 +254,12 @@ def summary(data: dict[str, Any], *, fields: bool = False) -> dict[str, Any]:
     """The one check before saving. A delivery shows its price and supplier (last time's, if any)
     to change in one tap; «Изменить» (`fields`) lists everything that can be changed."""
     delivery = data.get("mode") != "writeoff"
+    flower = _("Цветок: {name}").format(name=esc(data["flower_name"]))
     if delivery:
         price = esc(format_money(data["price"])) if data.get("price") is not None else "—"
         lines = [
             _("<b>Приход — проверьте:</b>"),
-            _("Цветок: {name}").format(name=esc(data["flower_name"])),
+            flower,
             _("Количество: {quantity} шт").format(quantity=data["quantity"]),
             _("Цена за стебель: {price}").format(price=price),
             _("Поставщик: {supplier}").format(supplier=esc(data.get("supplier") or "—")),
@@ -280,7 +268,7 @@ def summary(data: dict[str, Any], *, fields: bool = False) -> dict[str, Any]:
     else:
         lines = [
             _("<b>Списание — проверьте:</b>"),
-            _("Цветок: {name}").format(name=esc(data["flower_name"])),
+            flower,
             _("Количество: {quantity} шт (на складе {stock})").format(
                 quantity=data["quantity"], stock=data["stock"]
             ),
@@ -295,9 +283,7 @@ def summary(data: dict[str, Any], *, fields: bool = False) -> dict[str, Any]:
     else:
         markup = keyboard(
             [button(_("✅ Сохранить"), FlowCb(action="save", arg=str(data.get("op"))))],
-            [button(label, FlowCb(action="field", arg=code)) for code, label in changes]
-            if delivery
-            else None,
+            [button(label, FlowCb(action="field", arg=code)) for code, label in changes if delivery],
             [button(_("✏️ Изменить"), FlowCb(action="edit")), _cancel()],
         )
     return {"text": "\n".join(lines), "reply_markup": markup}
@@ -306,32 +292,22 @@ def summary(data: dict[str, Any], *, fields: bool = False) -> dict[str, Any]:
 def invoice_table(lines: list[InvoiceLine]) -> str:
     rows = [_("<b>Накладная — проверьте:</b>"), ""]
     for number, line in enumerate(lines, 1):
-        said = f"«{esc(cut(line.text, 60))}» — "
+        names = ", ".join(esc(cut(f.name, 40)) for f in line.suggestions)
         if line.status is LineStatus.OK and line.flower is not None:
             price = f" · {esc(format_money(line.price))}" if line.price is not None else ""
             rows.append(f"{number}. ✅ {esc(cut(line.flower.name, NAME))} — {line.quantity} шт{price}")
-        elif line.status is LineStatus.AMBIGUOUS:
-            options = ", ".join(esc(cut(f.name, 40)) for f in line.suggestions)
-            rows.append(f"{number}. ❓ {said}" + _("подходит несколько: {options}").format(options=options))
+            continue
+        if line.status is LineStatus.AMBIGUOUS:
+            mark, why = "❓", _("подходит несколько: {options}").format(options=names)
         elif line.status is LineStatus.BAD_NUMBER:
-            rows.append(f"{number}. ⚠️ {said}" + _("нет количества"))
+            mark, why = "⚠️", _("нет количества")
         else:
-            hint = ", ".join(esc(cut(f.name, 40)) for f in line.suggestions)
-            rows.append(
-                f"{number}. ⚠️ {said}"
-                + _("не нашёл")
-                + (" (" + _("может быть: {names}").format(names=hint) + ")" if hint else "")
-            )
+            maybe = " (" + _("может быть: {names}").format(names=names) + ")" if names else ""
+            mark, why = "⚠️", _("не нашёл") + maybe
+        rows.append(f"{number}. {mark} «{esc(cut(line.text, 60))}» — {why}")
     good = sum(1 for line in lines if line.status is LineStatus.OK)
     rows += ["", _("Будет сохранено строк: {good} из {total}.").format(good=good, total=len(lines))]
-    if good < len(lines):
-        rows.append(
-            _(
-                "Строки с ⚠️ и ❓ не сохранятся: исправьте их и пришлите накладную заново, "
-                "или сохраните остальные."
-            )
-        )
-    return "\n".join(rows)
+    return "\n".join(rows + ([_(UNSAVED_LINES)] if good < len(lines) else []))
 
 
 def invoice_keyboard(op_id: str) -> InlineKeyboardMarkup:
@@ -351,15 +327,15 @@ def invoice_outcome(saved: InvoiceSaved, failure: str, op_id: str) -> dict[str, 
 
 
 def outcome_line(outcome: WriteOutcome) -> str:
-    name = esc(outcome.payload.get("flower_name") or "?")
-    quantity = outcome.payload.get("quantity")
+    said = {
+        "name": esc(outcome.payload.get("flower_name") or "?"),
+        "quantity": outcome.payload.get("quantity"),
+    }
     if outcome.state is WriteState.DONE:
-        return "✅ " + _("{name}: +{quantity} сохранено").format(name=name, quantity=quantity)
+        return "✅ " + _("{name}: +{quantity} сохранено").format(**said)
     if outcome.state is WriteState.QUEUED:
-        return "⏳ " + _("{name}: +{quantity} — отправлю, когда склад ответит").format(
-            name=name, quantity=quantity
-        )
-    return "❌ " + _("{name}: склад отказал — {reason}").format(name=name, reason=esc(outcome.reason or "?"))
+        return "⏳ " + _("{name}: +{quantity} — отправлю, когда склад ответит").format(**said)
+    return "❌ " + _("{name}: склад отказал — {reason}").format(reason=esc(outcome.reason or "?"), **said)
 
 
 def outcome_message(outcome: WriteOutcome) -> dict[str, Any]:

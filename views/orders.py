@@ -11,20 +11,9 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
 from aiogram.utils.i18n import gettext as _
 
+from services import orders as domain
 from services.models import Order, OrderStatus
-from services.orders import (
-    REASON_MAX,
-    REASON_MIN,
-    BadReason,
-    ChangeOutcome,
-    ChangeResult,
-    Handling,
-    OrderCard,
-    OrderListPage,
-    Tab,
-    actions_for,
-    tabs_for,
-)
+from services.orders import BadReason, ChangeOutcome, ChangeResult, Handling, OrderCard, OrderListPage, Tab
 from services.parsing import DeliverySlot
 from services.roles import Role
 from views.callbacks import OrderCb, OrderListCb
@@ -139,30 +128,29 @@ def list_screen(page: OrderListPage, role: Role, today: date) -> dict[str, Any]:
     title = _("📋 Заказы · {tab}").format(tab=_(TAB_NAMES[page.tab]))
     tabs = [
         button(("• " if tab is page.tab else "") + _(TAB_NAMES[tab]), OrderListCb(tab=tab, page=0))
-        for tab in tabs_for(role)
+        for tab in domain.tabs_for(role)
     ]
-    rows = [[button(_order_label(order), OrderCb(action="o", id=order.id))] for order in page.orders]
+    lines, rows = [list_header(title, page.total, page.page, page.pages), ""], []
+    for order in page.orders:
+        number, address = order.number or order.id, short_address(order.address)
+        label = " · ".join(x for x in (f"№{number}", format_slot(order.delivery_slot), address) if x)
+        rows.append([button(label, OrderCb(action="o", id=order.id))])
+        money, when = format_money(order.amount, order.currency), _when(order, today, " ")
+        lines.append(f"<b>№{esc(number)}</b> · {esc(when)} · {esc(address)} · {esc(money)}")
     rows.append(pager(page.page, page.pages, lambda n: OrderListCb(tab=page.tab, page=n)))
     rows.extend(tabs[i : i + 3] for i in range(0, len(tabs), 3))
     if page.total == 0:
         return {"text": f"<b>{title}</b>\n\n" + _("Здесь пока пусто."), "reply_markup": keyboard(*rows)}
-    header = f"<b>{title}</b> · {page.total}"
-    if page.pages > 1:
-        header += " · " + _("стр. {page} из {pages}").format(page=page.page + 1, pages=page.pages)
-    lines = [header, ""]
-    for order in page.orders:
-        lines.append(
-            f"<b>№{esc(order.number or order.id)}</b> · {esc(_when(order, today, ' '))}"
-            f" · {esc(short_address(order.address))} · {esc(format_money(order.amount, order.currency))}"
-        )
     lines += ["", _("Нажмите на заказ, чтобы открыть его.")]
     return {"text": "\n".join(lines), "reply_markup": keyboard(*rows)}
 
 
-def _order_label(order: Order) -> str:
-    slot = format_slot(order.delivery_slot)
-    number = f"№{order.number or order.id}"
-    return " · ".join(x for x in (number, slot, short_address(order.address)) if x)
+def list_header(title: str, count: int, page: int, pages: int) -> str:
+    """«<b>title</b> · count», and the page when there is more than one."""
+    header = f"<b>{title}</b> · {count}"
+    if pages > 1:
+        header += " · " + _("стр. {page} из {pages}").format(page=page + 1, pages=pages)
+    return header
 
 
 def _when(order: Order, today: date, between: str) -> str:
@@ -175,11 +163,9 @@ def map_links(order: Order) -> str:
     if not order.address:
         return ""
     city = "" if not order.city or order.city in order.address else f"{order.city}, "
-    query = city + order.address
-    two_gis = "https://2gis.kz/almaty/search/" + quote(query, safe="")
-    yandex = "https://yandex.kz/maps/?text=" + quote(query, safe="")
-    yandex_name = _("Яндекс Карты")
-    return f'<a href="{esc_attr(two_gis)}">2GIS</a> · <a href="{esc_attr(yandex)}">{yandex_name}</a>'
+    query = quote(city + order.address, safe="")
+    maps = (("https://2gis.kz/almaty/search/", "2GIS"), ("https://yandex.kz/maps/?text=", _("Яндекс Карты")))
+    return " · ".join(f'<a href="{esc_attr(site + query)}">{name}</a>' for site, name in maps)
 
 
 def handling_line(entry: Handling, names: dict[int, str], tz: ZoneInfo, today: date) -> str:
@@ -189,22 +175,22 @@ def handling_line(entry: Handling, names: dict[int, str], tz: ZoneInfo, today: d
     return f"{verb}: {esc(who)}, {format_moment(entry.at, tz, today)}"
 
 
-def card_text(card: OrderCard, names: dict[int, str], tz: ZoneInfo, today: date) -> str:
+def card_screen(
+    card: OrderCard, names: dict[int, str], role: Role, tz: ZoneInfo, today: date, offer: str | None = None
+) -> dict[str, Any]:
+    """The card ready to send or edit; `offer`: the status just reached, whose photo is asked for."""
     order = card.order
     title = _("Заказ №{number}").format(number=esc(order.number or order.id))
     lines = [f"<b>{title}</b> · {esc(status_label(order.status, order.status_name))}"]
     lines.append(f"📅 {esc(_when(order, today, ', '))}")
     if order.address:
-        lines.append(f"📍 {esc(cut(order.address, ADDRESS))}")
-        lines.append(map_links(order))
+        lines += [f"📍 {esc(cut(order.address, ADDRESS))}", map_links(order)]
     else:
         lines.append("📍 " + _("самовывоз / без адреса"))
     for label, person in ((_("👤 Получатель"), order.recipient), (_("🙋 Отправитель"), order.sender)):
-        parts = (
-            [esc(cut(person.name, NAME)) if person.name else "", esc(person.phone or "")] if person else []
-        )
+        parts = [cut(person.name or "", NAME), person.phone or ""] if person else []
         if any(parts):
-            lines.append(f"{label}: " + ", ".join(p for p in parts if p))
+            lines.append(f"{label}: " + ", ".join(esc(p) for p in parts if p))
     if order.items:
         lines += ["", "<b>" + _("Состав:") + "</b>"]
         for item in order.items[:MAX_ITEMS]:
@@ -233,22 +219,19 @@ def card_text(card: OrderCard, names: dict[int, str], tz: ZoneInfo, today: date)
             lines.append(f'📷 <a href="{esc_attr(url)}">{label}</a>')
     if card.allowed is None:
         lines += ["", _("⚠️ Не удалось узнать, какие статусы доступны. Нажмите «Обновить».")]
-    return "\n".join(lines)
-
-
-def card_screen(
-    card: OrderCard, names: dict[int, str], role: Role, tz: ZoneInfo, today: date, offer: str | None = None
-) -> dict[str, Any]:
-    """The card ready to send or edit; `offer`: the status just reached, whose photo is asked for."""
-    text = card_text(card, names, tz, today)
     if offer in PHOTO_OFFERS:
-        text += "\n\n" + _(PHOTO_OFFERS[S(offer)])
-    actions = actions_for(role, card.allowed) if card.allowed else []
-    preview = LinkPreviewOptions(is_disabled=True)  # the bouquet photo above the card, when there is one
-    if card.photo_url:
-        preview = LinkPreviewOptions(url=card.photo_url, prefer_large_media=True, show_above_text=True)
+        lines += ["", _(PHOTO_OFFERS[S(offer)])]
+    text = "\n".join(lines)
+    actions = domain.actions_for(role, card.allowed) if card.allowed else []
     keys = card_keyboard(card, actions, courier=role is Role.COURIER)
-    return {"text": text, "reply_markup": keys, "link_preview_options": preview}
+    return {"text": text, "reply_markup": keys, "link_preview_options": photo_preview(card.photo_url)}
+
+
+def photo_preview(url: str | None) -> LinkPreviewOptions:
+    """The bouquet's photo large above the text when there is one; no other link previewed."""
+    if url:
+        return LinkPreviewOptions(url=url, prefer_large_media=True, show_above_text=True)
+    return LinkPreviewOptions(is_disabled=True)
 
 
 def card_keyboard(card: OrderCard, actions: list[str], *, courier: bool) -> InlineKeyboardMarkup:
@@ -278,15 +261,15 @@ def cancel_screen(card_html: str, order_id: int, frm: str) -> dict[str, Any]:
 
 def reason_question(order_id: int) -> str:
     return _("Напишите причину отмены заказа №{number} одним сообщением (до {limit} символов).").format(
-        number=order_id, limit=REASON_MAX
+        number=order_id, limit=domain.REASON_MAX
     )
 
 
 def reason_problem(error: BadReason) -> str:
-    if error.length < REASON_MIN:
+    if error.length < domain.REASON_MIN:
         return _("Причина слишком короткая. Напишите, почему отменяется заказ.")
     return _("Слишком длинно: {length} символов, можно до {limit}. Напишите короче.").format(
-        length=error.length, limit=REASON_MAX
+        length=error.length, limit=domain.REASON_MAX
     )
 
 
@@ -325,10 +308,8 @@ def outcome_text(result: ChangeResult, order_id: int, target: str, mover: str | 
 
 def no_photo_step(card: OrderCard) -> str:
     """A captioned photo of an order it makes no step for (not assembled or delivered by this role)."""
-    status = status_name(card.order.status, card.order.status_name)
-    return _("К заказу №{number} сейчас нельзя приложить фото: он «{status}».").format(
-        number=card.order.id, status=status
-    )
+    text, order = _("К заказу №{number} сейчас нельзя приложить фото: он «{status}»."), card.order
+    return text.format(number=order.id, status=status_name(order.status, order.status_name))
 
 
 def waiting_text(photo: bool, order_id: object) -> str:

@@ -12,19 +12,9 @@ from aiogram.types import InlineKeyboardButton as Button
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from services import people
 from services.models import Colleague
-from services.people import (
-    POSITIONS,
-    ColleagueGone,
-    ColleagueView,
-    Invite,
-    InviteProblem,
-    PeopleError,
-    Refusal,
-    may_give_roles,
-    positions_to_give,
-    roles_to_give,
-)
+from services.people import ColleagueGone, ColleagueView, Invite, InviteProblem, PeopleError, Refusal
 from services.person import Person
 from services.roles import Role
 from views.callbacks import ColleagueCb, InviteCb
@@ -107,19 +97,18 @@ def list_screen(colleagues: list[Colleague], only_active: bool, position: str | 
     if pages > 1:
         lines.append(_("стр. {page} из {pages}").format(page=page + 1, pages=pages))
     lines.append("")
+    rows = []
     for c in shown:
         mark = "" if c.is_active else " · " + _("неактивен")
         lines.append(f"{esc(cut(c.name or '—', 50))} — {esc(position_name(c.position))}{mark}")
+        label = f"{cut(c.name or '—', 30)} · {position_name(c.position)}"
+        rows.append([button(label, ColleagueCb(action="o", id=c.id))])
     if not colleagues:
         lines.append(_("Никого не нашёл."))
-    named = [p for p in POSITIONS if p in counts or p == position]
+    named = [p for p in people.POSITIONS if p in counts or p == position]
     filters = [button(("• " if p == position else "") + position_name(p), _listing(scope, p)) for p in named]
     if position:
         filters.insert(0, button(_("Все должности"), _listing(scope, None)))
-    rows = [
-        [button(f"{cut(c.name or '—', 30)} · {position_name(c.position)}", ColleagueCb(action="o", id=c.id))]
-        for c in shown
-    ]
     return _screen(
         lines,
         *rows,
@@ -161,23 +150,19 @@ def card_screen(view: ColleagueView, viewer: Role, head: str = "") -> Screen:
         ],
         [button(_("✉️ Пригласить в бот"), InviteCb(action="c", id=cid))] if active and not connected else None,
         [button(_("🔑 Роль в боте"), ColleagueCb(action="R", id=cid))]
-        if may_give_roles(viewer) and connected
+        if people.may_give_roles(viewer) and connected
         else None,
         [button(_("↩️ К списку"), _listing("a", None))],
     )
 
 
-def positions_keyboard(viewer: Role, colleague_id: str = "") -> InlineKeyboardMarkup:
-    positions = positions_to_give(viewer)
-    buttons = [button(position_name(p), ColleagueCb(action="p", id=colleague_id, arg=p)) for p in positions]
-    return keyboard(*_by(2, buttons), _cancel_row())
-
-
 def question(field: str, viewer: Role, colleague_id: str | None = None) -> Screen:
     """What to type (or pick) next: for the new colleague, or for `colleague_id`'s card."""
     text = _((EDIT_QUESTIONS if colleague_id is not None else ADD_QUESTIONS)[field])
-    markup = positions_keyboard(viewer, colleague_id or "") if field == "position" else cancel_keyboard()
-    return {"text": text, "reply_markup": markup}
+    if field != "position":
+        return {"text": text, "reply_markup": cancel_keyboard()}
+    cb = [ColleagueCb(action="p", id=colleague_id or "", arg=p) for p in people.positions_to_give(viewer)]
+    return _screen([text], *_by(2, [button(position_name(c.arg), c) for c in cb]), _cancel_row())
 
 
 def confirm_new(new: dict[str, str]) -> Screen:
@@ -212,14 +197,12 @@ def invites_screen(invites: list[Invite], viewer: Role, tz: ZoneInfo, colleague_
     """The roles to make a link for (for `colleague_id`, when it is their card the person came
     from), then the open links, each with its «Отозвать»."""
     lines = [_("✉️ <b>Приглашения</b>"), _("Выберите роль, чтобы сделать одноразовую ссылку на 24 часа."), ""]
-    roles = roles_to_give(viewer)
+    roles = people.roles_to_give(viewer)
     rows = [[button(role_name(r), InviteCb(action="r", arg=r.value, id=colleague_id))] for r in roles]
     lines += [_("Открытые ссылки:")] if invites else []
     for invite in invites:
         until = _("до {time}").format(time=f"{invite.expires_at.astimezone(tz):%d.%m %H:%M}")
-        lines.append(
-            f"• {role_name(invite.role)}" + (f" · {esc(invite.name)}" if invite.name else "") + f" — {until}"
-        )
+        lines.append(f"• {role_name(invite.role)}{f' · {esc(invite.name)}' if invite.name else ''} — {until}")
         label = _("Отозвать: {role}").format(role=role_name(invite.role))
         label += f" · {cut(invite.name, 20)}" if invite.name else ""
         rows.append([button(label, InviteCb(action="v", arg=invite.code))])
@@ -242,11 +225,8 @@ def invite_problem_text(problem: InviteProblem, telegram_id: int) -> str:
 
 def welcome(member: Person) -> Screen:
     """The newcomer's first screen: who they are now, what they can do, their main actions."""
-    hello = _about(member, _("Здравствуйте, {name}! Вы в команде: {role}."))
-    return {
-        "text": f"{hello}\n\n{help_text(Role(member.role))}",
-        "reply_markup": main_actions(Role(member.role)),
-    }
+    hello, role = _about(member, _("Здравствуйте, {name}! Вы в команде: {role}.")), Role(member.role)
+    return {"text": f"{hello}\n\n{help_text(role)}", "reply_markup": main_actions(role)}
 
 
 def joined_text(member: Person) -> str:

@@ -36,39 +36,40 @@ def position_name(code: str | None) -> str:
     return _(known) if known else code
 
 
+PROBLEMS = {
+    Problem.EMPTY: N_("Пустое сообщение."),
+    Problem.TOO_SHORT: N_("Слишком коротко: нужно от {minimum} до {maximum} символов."),
+    Problem.TOO_LONG: N_("Слишком длинно: {length} символов, можно до {maximum}."),
+    Problem.PHONE: N_("Не похоже на казахстанский номер. Пример: 8 777 123 45 67 или +7 777 123 45 67."),
+    Problem.LINK: N_("Нужна ссылка, начинающаяся с https://, или имя через @, например @cvety_kz."),
+    Problem.WHATSAPP: N_("Нужен номер телефона (8 777 123 45 67) или ссылка https://wa.me/77771234567."),
+    Problem.POSITION: N_("Такой должности нет в списке."),
+}
+QUESTIONS = {
+    ProfileField.NAME: N_("Напишите имя — от 2 до 255 символов."),
+    ProfileField.PHONE: N_("Напишите телефон, например 8 777 123 45 67."),
+    ProfileField.BIO: N_("Напишите о себе — до 1000 символов. «-» или кнопка «Очистить» — убрать текст."),
+}
+
+
 def problem_text(error: InvalidInput) -> str:
     """Why a typed value was refused (profile and shop fields alike)."""
-    problem = error.problem
-    if problem is Problem.EMPTY:
-        return _("Пустое сообщение.")
-    if problem is Problem.TOO_SHORT:
-        return _("Слишком коротко: нужно от {minimum} до {maximum} символов.").format(
-            minimum=error.minimum, maximum=error.maximum
-        )
-    if problem is Problem.TOO_LONG:
-        return _("Слишком длинно: {length} символов, можно до {maximum}.").format(
-            length=error.length, maximum=error.maximum
-        )
-    if problem is Problem.PHONE:
-        return _("Не похоже на казахстанский номер. Пример: 8 777 123 45 67 или +7 777 123 45 67.")
-    if problem is Problem.LINK:
-        return _("Нужна ссылка, начинающаяся с https://, или имя через @, например @cvety_kz.")
-    if problem is Problem.WHATSAPP:
-        return _("Нужен номер телефона (8 777 123 45 67) или ссылка https://wa.me/77771234567.")
-    return _("Такой должности нет в списке.")
+    return _(PROBLEMS[error.problem]).format(
+        minimum=error.minimum, maximum=error.maximum, length=error.length
+    )
 
 
 def profile_text(profile: Profile) -> str:
-    dash = "—"
-    lines = [
-        _("👤 <b>Мой профиль</b>"),
-        "",
-        _("Имя: {name}").format(name=esc(profile.name) if profile.name else dash),
-        _("Телефон: {phone}").format(phone=esc(profile.phone) if profile.phone else dash),
-        _("Должность: {position}").format(position=esc(position_name(profile.position))),
-        _("О себе: {bio}").format(bio=esc(profile.bio) if profile.bio else dash),
-    ]
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            _("👤 <b>Мой профиль</b>"),
+            "",
+            _("Имя: {name}").format(name=esc(profile.name or "—")),
+            _("Телефон: {phone}").format(phone=esc(profile.phone or "—")),
+            _("Должность: {position}").format(position=esc(position_name(profile.position))),
+            _("О себе: {bio}").format(bio=esc(profile.bio or "—")),
+        ]
+    )
 
 
 def profile_keyboard(profile: Profile, role: Role) -> InlineKeyboardMarkup | None:
@@ -102,11 +103,7 @@ def positions_keyboard(profile: Profile) -> InlineKeyboardMarkup:
 
 
 def ask_text(field: ProfileField) -> str:
-    if field is ProfileField.NAME:
-        return _("Напишите имя — от 2 до 255 символов.")
-    if field is ProfileField.PHONE:
-        return _("Напишите телефон, например 8 777 123 45 67.")
-    return _("Напишите о себе — до 1000 символов. «-» или кнопка «Очистить» — убрать текст.")
+    return _(QUESTIONS.get(field, QUESTIONS[ProfileField.BIO]))
 
 
 def ask_keyboard(field: ProfileField) -> InlineKeyboardMarkup:

@@ -41,7 +41,6 @@ ALBUM_MAX = 10  # media in one Telegram album
 ALBUM_REACH = 50  # a list's album is among the messages just above it: a forged button reaches no further
 PRODUCTION_TIMES = {"short": N_("быстрая"), "medium": N_("средняя"), "long": N_("долгая")}
 EDITORS_ONLY = N_("Менять витрину могут владелец, старший флорист и флорист.")
-Question = tuple[str, InlineKeyboardMarkup]
 
 
 @dataclass(frozen=True)
@@ -77,22 +76,14 @@ class Screen:
     markup: InlineKeyboardMarkup | None = None
     photo: str | None = None  # a Telegram file id or an image URL
     photo_url: str | None = None  # the image's URL, for the text fallback and the file-id cache
+    product_id: int | None = None  # the bouquet a photo of the album above a list shows
 
     def as_text(self) -> str:
         return self.text if self.photo_url is None else self.text + "\n" + link(self.photo_url, _("📷 Фото"))
 
-
-@dataclass(frozen=True)
-class AlbumPhoto:
-    """One bouquet's photo in the album above a list."""
-
-    product_id: int
-    url: str  # the image's URL: the key of the file-id cache
-    photo: str  # what is sent: Telegram's file id or the URL
-    caption: str
-
     def media(self) -> InputMediaPhoto:
-        return InputMediaPhoto(media=self.photo, caption=self.caption)
+        assert self.photo is not None, "a text screen has no photo"
+        return InputMediaPhoto(media=self.photo, caption=self.text)
 
 
 @dataclass(frozen=True)
@@ -100,7 +91,11 @@ class Album:
     """The photos shown above a list: their messages, and the bouquets they show."""
 
     message_ids: tuple[int, ...] = ()
-    product_ids: frozenset[int] = frozenset()
+    product_ids: frozenset[int | None] = frozenset()
+
+    @classmethod
+    def of(cls, message_ids: list[int], photos: list[Screen]) -> Album:
+        return cls(tuple(message_ids), frozenset(photo.product_id for photo in photos))
 
     def pack(self) -> str:
         """The message ids for the list's buttons: the first one, then the steps between them."""
@@ -119,7 +114,7 @@ def unpack_album(packed: str, list_message_id: int) -> list[int]:
     return [i for i in ids if list_message_id - ALBUM_REACH < i < list_message_id]
 
 
-def refused_photos(description: str, photos: list[AlbumPhoto]) -> list[AlbumPhoto]:
+def refused_photos(description: str, photos: list[Screen]) -> list[Screen]:
     """The photos Telegram refused: the one an album's error names («failed to send message #2
     with the error message …»), otherwise all of them."""
     named = re.search(r"message #(\d+)", description)
@@ -137,11 +132,9 @@ def vt(action: str, label: str, **fields: Any) -> InlineKeyboardButton:
 
 
 def price_text(product: Product) -> str:
-    return (
-        esc(product.price_text or "—")
-        if product.price is None
-        else format_money(product.price, product.currency)
-    )
+    if product.price is None:
+        return esc(product.price_text or "—")
+    return format_money(product.price, product.currency)
 
 
 def size_text(width: object, height: object) -> str | None:
@@ -165,13 +158,11 @@ def headline(number: int, product: Product) -> str:
     return f"{number}. <b>{esc(cut(product.title, 80))}</b> — {price_text(product)}"
 
 
-def album_photos(page: ShowcasePage, looks: Looks) -> list[AlbumPhoto]:
-    """The page's bouquets that have a photo Telegram can show, each captioned with its number
-    in the list, its title and price."""
-    shown = [(n, p, main_image(p), looks.photo(main_image(p))) for n, p in numbered(page)]
-    return [AlbumPhoto(p.id, url, photo, headline(n, p)) for n, p, url, photo in shown if url and photo][
-        :ALBUM_MAX
-    ]
+def album_photos(page: ShowcasePage, looks: Looks) -> list[Screen]:
+    """The page's bouquets with a photo Telegram can show, captioned «N. title — price»."""
+    shown = [(n, p, main_image(p)) for n, p in numbered(page)]
+    photos = [Screen(headline(n, p), None, looks.photo(url), url, p.id) for n, p, url in shown if url]
+    return [photo for photo in photos if photo.photo][:ALBUM_MAX]
 
 
 def add_row(looks: Looks) -> list[InlineKeyboardButton]:
@@ -179,8 +170,7 @@ def add_row(looks: Looks) -> list[InlineKeyboardButton]:
 
 
 def list_screen(page: ShowcasePage, looks: Looks, album: Album | None = None) -> Screen:
-    """The list of a page. The bouquets in `album` are in the photos above it; the others link
-    their photo."""
+    """A page of the list; the bouquets not in the `album` above it link their photo."""
     album = album or Album()
     if not page.items:
         return Screen(_("🌷 <b>Витрина</b>\n\nГотовых букетов на витрине нет."), keyboard(add_row(looks)))
@@ -195,14 +185,10 @@ def list_screen(page: ShowcasePage, looks: Looks, album: Album | None = None) ->
         lines += ["", headline(number, product)] + (["    " + " · ".join(details)] if details else [])
         rows.append([vt("o", f"{number}. {cut(product.title, 40)}", id=product.id)])
     packed, pages = album.pack(), page.pages or page.page + 1 + page.has_more
-    rows.append(pager(page.page, pages, lambda n: ShowcaseCb(action="p", page=n, arg=packed)))
-    rows.append(
-        [
-            vt("f", _("🖼 По одному"), page=page.page * PAGE_SIZE, arg=packed),
-            vt("p", _("🔄 Обновить"), page=page.page, arg=packed),
-        ]
-    )
-    return Screen("\n".join(lines), keyboard(*rows, add_row(looks)))
+    more = pager(page.page, pages, lambda n: ShowcaseCb(action="p", page=n, arg=packed))
+    flip = vt("f", _("🖼 По одному"), page=page.page * PAGE_SIZE, arg=packed)
+    again = [flip, vt("p", _("🔄 Обновить"), page=page.page, arg=packed)]
+    return Screen("\n".join(lines), keyboard(*rows, more, again, add_row(looks)))
 
 
 def one_screen(one: OneBouquet, looks: Looks) -> Screen:
@@ -228,35 +214,30 @@ def _fit(head: list[str], recipe: list[str], extras: list[str], tail: list[str],
     """Join the lines so that they fit: drop recipe lines from the end («…и ещё 3»), then the
     extras (photo links), then the head's details. Whole lines only, so the HTML stays whole;
     the length counted is the HTML's, never less than what Telegram counts."""
-    recipe = list(recipe)
-    dropped = 0
-    while True:
-        shown = recipe + ([_("…и ещё {count}").format(count=dropped)] if dropped else [])
-        text = "\n".join([*head, *shown, *extras, *tail])
-        if len(text) <= limit or not recipe:
-            break
-        recipe.pop()
-        dropped += 1
+    for kept in range(len(recipe), -1, -1):
+        more = [_("…и ещё {count}").format(count=len(recipe) - kept)] if kept < len(recipe) else []
+        text = "\n".join([*head, *recipe[:kept], *more, *extras, *tail])
+        if len(text) <= limit:
+            return text
     for shorter in ([*head, *tail], [head[0], *tail]):
-        text = text if len(text) <= limit else "\n".join(shorter)
-    return text if len(text) <= limit else "💐"
+        if len(text := "\n".join(shorter)) <= limit:
+            return text
+    return "💐"
 
 
 def card_head(product: Product, looks: Looks) -> list[str]:
     discount = " · " + _("скидка {discount}%").format(discount=product.discount) if product.discount else ""
-    size = size_text(product.width, product.height) or "—"
-    head = [f"💐 <b>{esc(cut(product.title, 200))}</b>", "💰 " + price_text(product) + discount]
-    head.append("📏 " + _("Размер: {size}").format(size=size))
-    if product.production_time:
-        label = PRODUCTION_TIMES.get(product.production_time.lower())
-        head.append(
-            "⏱ " + _("Сборка: {time}").format(time=_(label) if label else esc(product.production_time))
-        )
-    age = looks.age(product)
-    head += (["🗓 " + age] if age and product.is_available is not False else []) + (
-        ["🌸 " + _("Состав:")] if product.composition else []
-    )
-    return head
+    time = product.production_time
+    label = PRODUCTION_TIMES.get(time.lower()) if time else None
+    age = looks.age(product) if product.is_available is not False else None
+    return [
+        f"💐 <b>{esc(cut(product.title, 200))}</b>",
+        "💰 " + price_text(product) + discount,
+        "📏 " + _("Размер: {size}").format(size=size_text(product.width, product.height) or "—"),
+        *(["⏱ " + _("Сборка: {time}").format(time=_(label) if label else esc(time))] if time else []),
+        *(["🗓 " + age] if age else []),
+        *(["🌸 " + _("Состав:")] if product.composition else []),
+    ]
 
 
 def card_screen(product: Product, looks: Looks, *, confirm_sold: bool = False) -> Screen:
@@ -315,8 +296,12 @@ def hint_text(step: str) -> str:
     return _(WAITING[step]) + " " + _("/cancel — выйти.")
 
 
+def cancel_row() -> list[InlineKeyboardButton]:
+    return [vt("x", _("✖️ Отмена"))]
+
+
 def cancel_markup() -> InlineKeyboardMarkup:
-    return keyboard([vt("x", _("✖️ Отмена"))])
+    return keyboard(cancel_row())
 
 
 def form_keyboard(step: str, *above: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
@@ -326,17 +311,15 @@ def form_keyboard(step: str, *above: list[InlineKeyboardButton]) -> InlineKeyboa
         *above,
         [vt("n", _("Пропустить"), arg=step)] if step in OPTIONAL else None,
         [vt("b", _("↩️ Назад"), arg=step)] if step != "photos" else None,
-        [vt("x", _("✖️ Отмена"))],
+        cancel_row(),
     )
 
 
-def question(step: str, recent: list[str]) -> Question:
+def question(step: str, recent: list[str]) -> Screen:
     """A step's question; the title's with the `recent` titles to tap."""
-    rows = (
-        [[vt("t", cut(title, 60), arg=str(n))] for n, title in enumerate(recent)] if step == "title" else []
-    )
+    rows = [[vt("t", cut(title, 60), arg=str(n))] for n, title in enumerate(recent) if step == "title"]
     text = _(QUESTIONS[step]) + ("\n" + _("Или выберите из недавних:") if rows else "")
-    return text, form_keyboard(step, *rows)
+    return Screen(text, form_keyboard(step, *rows))
 
 
 def title_problem(error: ShowcaseInputError) -> str:
@@ -375,25 +358,22 @@ def photo_problem(problem: ShowcaseInputError | None, number: int, count: int) -
     return text + "\n" + _("Пришлите фото букета ещё раз.")
 
 
-def created_screen(
-    result: Result, data: dict[str, Any], failure: str
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """What the form ends with: the bouquet on the showcase, or why not (`failure`: the error
-    explained) and «Повторить»."""
+def created_screen(result: Result, data: dict[str, Any], failure: str) -> Screen:
+    """The form's end: the bouquet on the showcase, or why not (`failure`) and «Повторить»."""
     title = esc(cut(str(data.get("title", "")), 80))
     if result.outcome is Outcome.UNSUPPORTED:
-        return unsupported_text(Action.CREATE) + "\n" + _("Букет не создан."), None
+        return Screen(unsupported_text(Action.CREATE) + "\n" + _("Букет не создан."))
     if result.outcome in (Outcome.DONE, Outcome.ALREADY):
         card = [vt("o", _("Открыть карточку"), id=result.product_id)] if result.product_id else None
         more = [vt("p", _("🌷 Витрина"), page=0), vt("a", _("➕ Ещё букет"))]
         text = _("✅ Букет «{title}» на витрине — {price}.")
-        return text.format(title=title, price=format_money(int(data["price"]))), keyboard(card, more)
+        return Screen(text.format(title=title, price=format_money(int(data["price"]))), keyboard(card, more))
     if result.outcome is Outcome.UNKNOWN:
         failure = _("Сервер не ответил вовремя, и букета на витрине пока не видно.")
     kept = _("Фото загружены и сохранены — нажмите «Повторить», и букет создастся без повторной загрузки.")
     failed = _("❌ Букет «{title}» не выставлен.").format(title=title)
     text = "\n".join([failed, failure or _("Сервер отказал."), kept])
-    return text, keyboard([vt("k", _("🔁 Повторить"), arg=str(data.get("draft")))], [vt("x", _("✖️ Отмена"))])
+    return Screen(text, keyboard([vt("k", _("🔁 Повторить"), arg=str(data.get("draft")))], cancel_row()))
 
 
 def edit_question(product: Product, action: Action) -> str:
@@ -406,16 +386,6 @@ def edit_question(product: Product, action: Action) -> str:
     current = size_text(product.width, product.height) or "—"
     text = _("📏 Размер «{title}», сейчас: {size}.").format(title=title, size=current)
     return text + "\n" + _("Напишите ширину × высоту в сантиметрах, например 40×60.")
-
-
-def edit_done(result: Result, data: dict[str, Any]) -> str | None:
-    """The line after a price or size typed on a card, when it was saved."""
-    if result.outcome is not Outcome.DONE:
-        return None
-    if "price" in data:
-        title = esc(cut(str(data.get("title", "")), 80))
-        return _("✅ Цена «{title}» теперь {price}.").format(title=title, price=format_money(data["price"]))
-    return _("✅ Размер сохранён: {size}.").format(size=size_text(*data["size"]))
 
 
 PROBLEMS = {
@@ -460,10 +430,19 @@ OUTCOMES = {
 }
 
 
-def outcome_text(result: Result, action: Action, failure: str) -> str | None:
+def outcome_text(
+    result: Result, action: Action, failure: str, typed: dict[str, Any] | None = None
+) -> str | None:
     """The line that tells what happened, when the refreshed card does not say it all
-    (`failure`: the error explained)."""
+    (`failure`: the error explained; `typed`: a card's edit, with the title and what was typed)."""
     outcome = result.outcome
+    if outcome is Outcome.DONE and typed:
+        if action is Action.PRICE:
+            title = esc(cut(str(typed.get("title", "")), 80))
+            return _("✅ Цена «{title}» теперь {price}.").format(
+                title=title, price=format_money(typed["price"])
+            )
+        return _("✅ Размер сохранён: {size}.").format(size=size_text(*typed["size"]))
     if outcome is Outcome.UNSUPPORTED:
         return unsupported_text(action)
     if outcome is Outcome.ALREADY:

@@ -30,12 +30,11 @@ def count_question(data: dict[str, Any]) -> dict[str, Any]:
 
 def review(data: dict[str, Any]) -> dict[str, Any]:
     """The differences to send; with none there is nothing to send and no button."""
-    diffs = stocktake_differences(data["items"], data.get("counted", {}))
+    items, counted = data["items"], data.get("counted", {})
+    diffs = stocktake_differences(items, counted)
     lines = [
         _("<b>Пересчёт — проверьте расхождения</b>"),
-        _("Посчитано позиций: {counted} из {total}.").format(
-            counted=len(data.get("counted", {})), total=len(data["items"])
-        ),
+        _("Посчитано позиций: {counted} из {total}.").format(counted=len(counted), total=len(items)),
         "",
     ]
     if not diffs:
