@@ -1,7 +1,8 @@
 """/staff (owners and seniors): colleagues from the CRM, adding and editing them, their access to
-the bot, invitation links; and `/start <code>` for the person who got such a link. Who may change
-whom is the service's rule (services/people.py): a refusal arrives as PeopleError (ColleagueGone
-for someone gone, ValueError for a forged button) and is told once, by `_done`."""
+the bot, invitation links; and `/start <code>` for the person who got such a link.
+
+Who may change whom is the service's rule (services/people.py): a refusal arrives as PeopleError
+(ColleagueGone for someone gone, ValueError for a forged button) and is told once, by `_done`."""
 
 from __future__ import annotations
 
@@ -21,10 +22,17 @@ from handlers.commands import set_person_menu
 from handlers.context import Ctx, needs
 from handlers.feature import Feature
 from handlers.forms import Step, typed
-from services import people
 from services.errors import ApiError
 from services.parsing import normalize_phone
-from services.people import ColleagueGone, ColleagueService, InviteProblem, InviteService, PeopleError
+from services.people import (
+    ColleagueGone,
+    ColleagueService,
+    InviteProblem,
+    InviteService,
+    PeopleError,
+    allowed_position,
+)
+from services.person import Person
 from services.roles import Permission, Role
 from services.staff import clean_name
 from views import people as screens
@@ -88,16 +96,19 @@ async def _card(ctx: Ctx, colleagues: ColleagueService, colleague_id: str, head:
 
 @feature.message(Command("staff"), flags=needs(VIEW))
 @feature.callback_query(MenuCb.filter(F.open == "staff"), flags=needs(VIEW))
+async def show_staff(event: Message | CallbackQuery, ctx: Ctx, colleagues: ColleagueService) -> None:
+    result = await colleagues.list(only_active=True)
+    await ctx.send(**screens.list_screen(result.items, only_active=True, position=None, page=0))
+
+
 @feature.callback_query(ColleagueCb.filter(F.action == "l"), flags=needs(VIEW))
-async def show_staff(
-    event: Message | CallbackQuery, ctx: Ctx, colleagues: ColleagueService, callback_data: object = None
+async def staff_page(
+    query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
 ) -> None:
-    """/staff and the menu send the active colleagues; a list's buttons edit it in place."""
-    turn = callback_data if isinstance(callback_data, ColleagueCb) else None
-    only_active, position = screens.scope_of(turn.arg) if turn else (True, None)
-    if result := await _done(ctx, colleagues.list(only_active=only_active, position=position), then=""):
-        screen = screens.list_screen(result.items, only_active, position, turn.page if turn else 0)
-        await (ctx.show(**screen) if turn else ctx.send(**screen))
+    only_active, position = screens.scope_of(callback_data.arg)
+    result = await _done(ctx, colleagues.list(only_active=only_active, position=position), then="")
+    if result is not None:
+        await ctx.show(**screens.list_screen(result.items, only_active, position, callback_data.page))
 
 
 @feature.callback_query(ColleagueCb.filter(F.action == "o"), flags=needs(VIEW))
@@ -121,12 +132,17 @@ async def add_start(query: CallbackQuery, ctx: Ctx, state: FSMContext) -> None:
 
 
 @_step(AddColleague.name, clean_name, N_("Имя — от 2 до 255 символов. Как зовут сотрудника?"))
+async def add_name(message: Message, value: str, ctx: Ctx, state: FSMContext) -> None:
+    await state.update_data(name=value)
+    await state.set_state(AddColleague.phone)
+    await ctx.send(**screens.question("phone", ctx.role))
+
+
 @_step(AddColleague.phone, normalize_phone, PHONE_PROBLEM)
-async def add_typed(message: Message, value: str, ctx: Ctx, state: FSMContext, raw_state: str | None) -> None:
-    field, then = ("name", "phone") if raw_state == AddColleague.name.state else ("phone", "position")
-    await state.update_data({field: value})
-    await state.set_state(getattr(AddColleague, then))
-    await ctx.send(**screens.question(then, ctx.role))
+async def add_phone(message: Message, value: str, ctx: Ctx, state: FSMContext) -> None:
+    await state.update_data(phone=value)
+    await state.set_state(AddColleague.position)
+    await ctx.send(**screens.question("position", ctx.role))
 
 
 @feature.callback_query(
@@ -134,7 +150,7 @@ async def add_typed(message: Message, value: str, ctx: Ctx, state: FSMContext, r
 )
 async def add_position(query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, state: FSMContext) -> None:
     try:
-        position = people.allowed_position(ctx.role, callback_data.arg)
+        position = allowed_position(ctx.role, callback_data.arg)
     except (PeopleError, ValueError) as error:
         await _refuse(ctx, error)
         return
@@ -149,7 +165,8 @@ async def add_save(query: CallbackQuery, ctx: Ctx, state: FSMContext, colleagues
     await state.clear()  # before the call: a second tap finds nothing to save
     await ctx.toast(_("⏳ Сохраняю…"))
     work = colleagues.create(ctx.person, ctx.role, new["name"], new["phone"], new["position"])
-    if colleague := await _done(ctx, work, then=N_("Сотрудник не добавлен.")):
+    colleague = await _done(ctx, work, then=N_("Сотрудник не добавлен."))
+    if colleague is not None:
         head = _("✅ Сотрудник добавлен: {name}.").format(name=esc(colleague.name or ""))
         await _card(ctx, colleagues, colleague.id, head)
 
@@ -199,7 +216,8 @@ async def _save(ctx: Ctx, colleagues: ColleagueService, colleague_id: str, field
 async def toggle(
     query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
 ) -> None:
-    if updated := await _done(ctx, colleagues.toggle(ctx.person, ctx.role, callback_data.id)):
+    updated = await _done(ctx, colleagues.toggle(ctx.person, ctx.role, callback_data.id))
+    if updated is not None:
         done = _("Активирован(а)") if updated.is_active else _("Деактивирован(а): доступ к боту закрыт")
         await _card(ctx, colleagues, callback_data.id, done)
 
@@ -208,7 +226,8 @@ async def toggle(
 async def delete_ask(
     query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService
 ) -> None:
-    if view := await _done(ctx, colleagues.editable(ctx.role, callback_data.id)):
+    view = await _done(ctx, colleagues.editable(ctx.role, callback_data.id))
+    if view is not None:
         await ctx.show(**screens.delete_question(view.colleague))
 
 
@@ -242,23 +261,18 @@ async def role_set(
     query: CallbackQuery, callback_data: ColleagueCb, ctx: Ctx, colleagues: ColleagueService, i18n: I18n
 ) -> None:
     work = colleagues.set_role(ctx.person, ctx.role, callback_data.id, callback_data.arg)
-    if changed := await _done(ctx, work, gone=NOT_CONNECTED):
+    changed = await _done(ctx, work, gone=NOT_CONNECTED)
+    if changed is not None:
         await set_person_menu(ctx.bot, i18n, changed.telegram_id, Role(changed.role), changed.language)
         await ctx.toast(_("Готово"))
         await ctx.show(screens.role_changed_text(changed))
 
 
-@feature.callback_query(InviteCb.filter(F.action.in_({"l", "c", "v"})), flags=needs(MANAGE))
+@feature.callback_query(InviteCb.filter(F.action.in_({"l", "c"})), flags=needs(MANAGE))
 async def invite_menu(
     query: CallbackQuery, callback_data: InviteCb, ctx: Ctx, invites: InviteService
 ) -> None:
-    """l, c: the invitations as a new message (c: from a colleague's card); v: a link revoked."""
-    revoke = callback_data.action == "v"
-    if revoke:
-        revoked = await invites.revoke(ctx.person, ctx.role, callback_data.arg)  # needs(MANAGE): allowed
-        await ctx.toast(_("Ссылка отозвана") if revoked else _("Эта ссылка уже не действует"))
-    screen = screens.invites_screen(await invites.open_invites(), ctx.role, ctx.tz, callback_data.id)
-    await (ctx.show(**screen) if revoke else ctx.send(**screen))
+    await ctx.send(**screens.invites_screen(await invites.open_invites(), ctx.role, ctx.tz, callback_data.id))
 
 
 @feature.callback_query(InviteCb.filter(F.action == "r"), flags=needs(MANAGE))
@@ -271,13 +285,25 @@ async def invite_make(
 ) -> None:
     view = await colleagues.view(callback_data.id) if callback_data.id else None
     work = invites.create(ctx.person, ctx.role, callback_data.arg, colleague=view.colleague if view else None)
-    if invite := await _done(ctx, work):
+    invite = await _done(ctx, work)
+    if invite is not None:
         await ctx.send(screens.invite_text(invite, (await ctx.bot.me()).username or ""))
 
 
-@arrivals.message(
-    CommandStart(deep_link=True), lambda _m, staff=None: staff is None, flags={"stranger": True}
-)
+@feature.callback_query(InviteCb.filter(F.action == "v"), flags=needs(MANAGE))
+async def invite_revoke(
+    query: CallbackQuery, callback_data: InviteCb, ctx: Ctx, invites: InviteService
+) -> None:
+    revoked = await invites.revoke(ctx.person, ctx.role, callback_data.arg)  # needs(MANAGE): allowed
+    await ctx.toast(_("Ссылка отозвана") if revoked else _("Эта ссылка уже не действует"))
+    await ctx.show(**screens.invites_screen(await invites.open_invites(), ctx.role, ctx.tz))
+
+
+def _stranger(message: Message, staff: Person | None = None) -> bool:
+    return staff is None
+
+
+@arrivals.message(CommandStart(deep_link=True), _stranger, flags={"stranger": True})
 async def arrive(
     message: Message, command: CommandObject, invites: InviteService, bot: Bot, i18n: I18n
 ) -> None:

@@ -1,7 +1,8 @@
 """/orders in Telegram: lists by tab, order cards and their status buttons, cancel reasons, photos.
+
 OrderService checks every change for every press, forged or not. A photo is offered after the
-change it belongs to (assembled, delivered), never a gate before it: the step is left by anything
-else the person does."""
+change it belongs to (assembled, delivered), never a gate before it: the step waits for one
+photo and is left by anything else the person does."""
 
 from __future__ import annotations
 
@@ -21,10 +22,20 @@ from handlers.context import ORDERS_VIEW, Ctx, P, needs
 from handlers.feature import Feature
 from handlers.forms import typed
 from handlers.photos import received_image
-from services import orders as domain
 from services.errors import ApiError, ApiNotFound
 from services.models import OrderStatus
-from services.orders import ChangeOutcome, ChangeResult, OrderCard, OrderService, cancel_reason
+from services.orders import (
+    PHOTO_STEPS,
+    ChangeOutcome,
+    ChangeResult,
+    OrderCard,
+    OrderHidden,
+    OrderService,
+    TabHidden,
+    cancel_reason,
+    photo_comment,
+    tabs_for,
+)
 from services.staff import StaffService
 from views import orders as view
 from views.callbacks import MenuCb, OrderCb, OrderListCb
@@ -61,7 +72,8 @@ async def photo_sent(
     message: Message, ctx: Ctx, state: FSMContext, orders: OrderService, staff_service: StaffService
 ) -> None:
     data = await state.get_data()
-    if (url := await _upload(message, ctx, orders)) is None:
+    url = await _upload(message, ctx, orders)
+    if url is None:
         return  # told why; the step still waits
     await state.clear()
     card = await orders.attach_photo(int(data["order_id"]), ctx.staff_id, url, str(data["to"]))
@@ -72,56 +84,64 @@ async def photo_sent(
 
 @feature.message(Command("orders"), flags=needs(*ORDERS_VIEW))
 @feature.callback_query(MenuCb.filter(F.open == "orders"), flags=needs(*ORDERS_VIEW))
+async def show_orders(event: Message | CallbackQuery, ctx: Ctx, orders: OrderService) -> None:
+    await _list(ctx, orders, tabs_for(ctx.role)[0], None)
+
+
 @feature.callback_query(OrderListCb.filter(), flags=needs(*ORDERS_VIEW))
-async def show_orders(
-    event: Message | CallbackQuery, ctx: Ctx, orders: OrderService, callback_data: object = None
-) -> None:
-    """/orders and the menu send the first tab as a new message; a tab or page button edits it."""
-    turn = callback_data if isinstance(callback_data, OrderListCb) else None
-    tab = turn.tab if turn else domain.tabs_for(ctx.role)[0]
+async def show_tab(query: CallbackQuery, callback_data: OrderListCb, ctx: Ctx, orders: OrderService) -> None:
+    await _list(ctx, orders, callback_data.tab, callback_data.page)
+
+
+async def _list(ctx: Ctx, orders: OrderService, tab: str, page: int | None) -> None:
+    """A tab's page: a new message from /orders (`page` None), else the list edited in place."""
     try:
-        found = await orders.list_tab(tab, ctx.role, ctx.staff_id, turn.page if turn else 0)
-    except domain.TabHidden:
+        found = await orders.list_tab(tab, ctx.role, ctx.staff_id, page or 0)
+    except TabHidden:
         await ctx.tell(_("Этот список вам недоступен."))
         return
     except ApiError as error:
         await ctx.failed(error)
         return
     screen = view.list_screen(found, ctx.role, ctx.today())
-    await (ctx.show(**screen) if turn else ctx.send(**screen))
+    await (ctx.send(**screen) if page is None else ctx.show(**screen))
 
 
 @feature.message(Command("order"), flags=needs(*ORDERS_VIEW))
 @feature.message(StateFilter(None, OrderFlow.photo), F.text.regexp(ORDER_NUMBER), flags=needs(*ORDERS_VIEW))
+async def open_order(message: Message, ctx: Ctx, orders: OrderService, staff_service: StaffService) -> None:
+    """/order 122578, or just the number."""
+    match = ORDER_NUMBER.match(ORDER_COMMAND.sub("", message.text or ""))
+    if match is None:
+        await ctx.send(_("Напишите номер заказа, например: /order 122578"))
+        return
+    await _open(ctx, int(match.group(1)), orders, staff_service)
+
+
 @feature.callback_query(OrderCb.filter(F.action.in_({"o", "v", "b"})), flags=needs(*ORDERS_VIEW))
-async def open_order(
-    event: Message | CallbackQuery,
-    ctx: Ctx,
-    orders: OrderService,
-    staff_service: StaffService,
-    callback_data: OrderCb | None = None,
+async def card_button(
+    query: CallbackQuery, callback_data: OrderCb, ctx: Ctx, orders: OrderService, staff_service: StaffService
 ) -> None:
-    """/order 122578 or just the number; a card's o: as a message of its own (from a list), v:
-    refreshed, b: back from cancelling. The card as this person may see it, or a word why not."""
-    if isinstance(event, Message):
-        match = ORDER_NUMBER.match(ORDER_COMMAND.sub("", event.text or ""))
-        if match is None:
-            await ctx.send(_("Напишите номер заказа, например: /order 122578"))
-            return
-        order_id, in_place = int(match.group(1)), None
-    else:
-        assert ctx.screen and callback_data
-        order_id, in_place = callback_data.id, None if callback_data.action == "o" else ctx.screen.message_id
+    """o: the card as a message of its own (from a list); v: refreshed; b: back from cancelling."""
+    assert ctx.screen
+    in_place = None if callback_data.action == "o" else ctx.screen.message_id
+    await _open(ctx, callback_data.id, orders, staff_service, in_place)
+
+
+async def _open(
+    ctx: Ctx, order_id: int, orders: OrderService, staff_service: StaffService, message_id: int | None = None
+) -> None:
+    """The card as this person may see it, or a word why not."""
     try:
         card = await orders.card_for(order_id, ctx.role, ctx.staff_id)
     except ApiNotFound:
         await ctx.send(view.not_found(order_id))
-    except domain.OrderHidden:
+    except OrderHidden:
         await ctx.send(_("Заказ №{number} вам недоступен.").format(number=order_id))
     except ApiError as error:
         await ctx.failed(error)
     else:
-        await _put(ctx, card, staff_service, in_place)
+        await _put(ctx, card, staff_service, message_id)
 
 
 async def _put(
@@ -134,9 +154,6 @@ async def _put(
 
 
 @feature.callback_query(OrderCb.filter(F.action == "s"), flags=needs(*MOVERS))
-@feature.callback_query(
-    OrderCb.filter((F.action == "r") & F.arg.in_(view.CANCEL_REASONS)), flags=needs(*CANCELLERS)
-)
 async def set_status(
     query: CallbackQuery,
     callback_data: OrderCb,
@@ -145,20 +162,13 @@ async def set_status(
     orders: OrderService,
     staff_service: StaffService,
 ) -> None:
-    """s: the status the button names; r: cancelled, with the reason picked."""
     assert ctx.screen
-    move, reason, card_message = callback_data, None, ctx.screen.message_id
-    if callback_data.action == "r":
-        move = OrderCb(action="r", id=callback_data.id, to=S.CANCELLED, frm=callback_data.frm)
-        reason = view.CANCEL_REASONS[
-            callback_data.arg
-        ]  # the shop's language on the server, whatever one reads
-    result = await _change(ctx, orders, move, reason)
-    offer = move.to if result.outcome is ChangeOutcome.CHANGED and move.arg != "a" else None
-    if offer in domain.PHOTO_STEPS:  # changed first; the photo is offered after, for this card
+    card_message, result = ctx.screen.message_id, await _change(ctx, orders, callback_data)
+    offer = callback_data.to if result.outcome is ChangeOutcome.CHANGED and callback_data.arg != "a" else None
+    if offer in PHOTO_STEPS:  # changed first; the photo is offered after, for this card
         await state.set_state(OrderFlow.photo)
-        await state.set_data({"order_id": move.id, "to": offer, "card_message": card_message})
-    await report(ctx, result, move, staff_service, card_message, offer)
+        await state.set_data({"order_id": callback_data.id, "to": offer, "card_message": card_message})
+    await report(ctx, result, callback_data, staff_service, card_message, offer)
 
 
 @feature.message(StateFilter(None), PHOTO, F.caption.regexp(ORDER_NUMBER).as_("number"), flags=needs(*MOVERS))
@@ -174,11 +184,14 @@ async def photo_with_number(
         return
     if target is None:
         await ctx.send(view.no_photo_step(card))
-    elif url := await _upload(message, ctx, orders):
-        move = OrderCb(action="s", id=order_id, to=target, frm=card.order.status)
-        result = await _change(ctx, orders, move, domain.photo_comment(url))
-        await ctx.send(_("📷 Фото загружено."))
-        await report(ctx, result, move, staff_service, None)
+        return
+    url = await _upload(message, ctx, orders)
+    if url is None:
+        return
+    move = OrderCb(action="s", id=order_id, to=target, frm=card.order.status)
+    result = await _change(ctx, orders, move, photo_comment(url))
+    await ctx.send(_("📷 Фото загружено."))
+    await report(ctx, result, move, staff_service, None)
 
 
 async def _upload(message: Message, ctx: Ctx, orders: OrderService) -> str | None:
@@ -209,6 +222,18 @@ async def ask_reason(query: CallbackQuery, callback_data: OrderCb, ctx: Ctx, sta
     await ctx.send(view.reason_question(callback_data.id))
 
 
+@feature.callback_query(
+    OrderCb.filter((F.action == "r") & F.arg.in_(view.CANCEL_REASONS)), flags=needs(*CANCELLERS)
+)
+async def cancel_with_reason(
+    query: CallbackQuery, callback_data: OrderCb, ctx: Ctx, orders: OrderService, staff_service: StaffService
+) -> None:
+    assert ctx.screen
+    move = OrderCb(action="r", id=callback_data.id, to=S.CANCELLED, frm=callback_data.frm)
+    reason = view.CANCEL_REASONS[callback_data.arg]  # the shop's language on the server, whatever one reads
+    await report(ctx, await _change(ctx, orders, move, reason), move, staff_service, ctx.screen.message_id)
+
+
 @typed(feature, OrderFlow.cancel_reason, read=cancel_reason, problem=view.reason_problem, need=CANCELLERS)
 async def reason_typed(
     message: Message,
@@ -225,14 +250,14 @@ async def reason_typed(
     await report(ctx, await _change(ctx, orders, move, value), move, staff_service, int(data["card_message"]))
 
 
-async def _change(ctx: Ctx, orders: OrderService, move: OrderCb, note: str | None = None) -> ChangeResult:
+async def _change(ctx: Ctx, orders: OrderService, move: OrderCb, comment: str | None = None) -> ChangeResult:
     return await orders.change_status(
         actor_id=ctx.staff_id,
         role=ctx.role,
         order_id=move.id,
         expected=move.frm,
         target=move.to,
-        comment=note,
+        comment=comment,
     )
 
 
