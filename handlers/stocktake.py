@@ -3,6 +3,7 @@ the differences, send them as one bulk update through the outbox."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -19,11 +20,13 @@ from handlers.forms import typed
 from services.inventory import InventoryService, normalize, parse_quantity, stocktake_differences
 from services.outbox import Outbox, WriteKind
 from services.roles import Permission
+from services.storage.errors import StorageError
 from views.callbacks import StocktakeCb
 from views.i18n import N_
 from views.inventory import outcome_message, problem_text
 from views.stocktake import count_question, review
 
+log = logging.getLogger(__name__)
 feature = Feature("stocktake")
 get_router = feature.router
 COUNTING = needs(Permission.STOCKTAKE)
@@ -100,17 +103,33 @@ async def send(
         await ctx.toast(_("Уже сохранено или устарело."))
         return
     await ctx.toast(_("⏳ Сохраняю…"))
-    await state.clear()
     assert ctx.screen is not None
     await ctx.show(ctx.screen.html_text, reply_markup=None)
     differences = stocktake_differences(data["items"], data.get("counted", {}))
     updates = [{"product_id": item["id"], "quantity": quantity} for item, quantity in differences]
     payload = {"updates": updates, "note": "пересчёт"}
-    outcome = await outbox.submit(
-        WriteKind.STOCK_SET, payload, created_by=ctx.staff_id, chat_id=ctx.chat_id, op_id=callback_data.arg
-    )
-    if not outcome.duplicate:
-        await ctx.send(**outcome_message(outcome))
+    # The count ends only once the write is stored: a database that cannot take it leaves
+    # «Отправить» to press again, never an hour of counting to type anew.
+    try:
+        outcome = await outbox.submit(
+            WriteKind.STOCK_SET,
+            payload,
+            created_by=ctx.staff_id,
+            chat_id=ctx.chat_id,
+            op_id=callback_data.arg,
+        )
+    except StorageError as error:
+        log.warning("stocktake %s not stored: %s %s", callback_data.arg, type(error).__name__, error)
+        then = _("На склад ничего не отправлено. Нажмите «Отправить» ещё раз.")
+        await ctx.failed(error, then=then, reply_markup=review(data)["reply_markup"])
+        return
+    if outcome.duplicate:  # a second tap while the first is being saved: the first tells
+        return
+    try:
+        await state.clear()
+    except StorageError as error:  # stored: a state left behind only answers «already saved»
+        log.warning("stocktake saved, but its state stays: %s %s", type(error).__name__, error)
+    await ctx.send(**outcome_message(outcome))
 
 
 @feature.callback_query(StateFilter(Stocktake), StocktakeCb.filter(F.action == "cancel"), flags=needs())

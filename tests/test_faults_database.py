@@ -421,6 +421,33 @@ async def test_a_full_disk_saves_nothing_says_why_and_works_once_there_is_room(
     no_traceback_logged(caplog)
 
 
+async def test_a_full_disk_under_a_stocktake_keeps_the_count_to_send_again(
+    tg: FakeTelegram, sandbox, tmp_path, caplog
+):
+    caplog.set_level(logging.WARNING)
+    async for bot in start_harness(tg, sandbox, tmp_path, database_url=sqlite_url(tmp_path)):
+        disk = FullDisk(bot.app.engine, tmp_path / "bot.db")
+        await say(bot, SENIOR, "/stocktake", "Пересчёт цветов")
+        await say(bot, SENIOR, "0", "2/")
+        review = await press(bot, SENIOR, "Закончить", "расхождения")
+        await disk.fill()
+        await bot.tg.press_button(SENIOR, text_contains="Отправить", message=review)
+        refused = await bot.tg.wait_for_message(SENIOR, text_contains="закончилось место", timeout=WAIT)
+        assert "Нажмите «Отправить» ещё раз" in refused["text"]
+        bulk, one = (
+            "/crm/api/inventory/bulk-update",
+            "/crm/api/inventory/update",
+        )  # one difference: one update
+        assert posts(bot, bulk) + posts(bot, one) == []
+        # the hour of counting is kept: the review is where it was, «Отправить» is under the refusal
+        assert await bot.app.dp.storage.get_state(_key(bot, SENIOR)) == "Stocktake:review"
+        disk.make_room()
+        await press(bot, SENIOR, "Отправить", "Пересчёт сохранён")
+        assert len(posts(bot, bulk) + posts(bot, one)) == 1
+    assert warnings_about(caplog, "StorageFull", "not stored")
+    no_traceback_logged(caplog)
+
+
 def _key(bot: Harness, user: int) -> Any:
     from aiogram.fsm.storage.base import StorageKey
 
