@@ -1,20 +1,38 @@
-# Slim, non-root image that runs the bot with long polling.
-FROM python:3.11-slim AS build
+# Slim, non-root image that runs the bot: long polling, or webhook mode when WEBHOOK_URL is set
+# (`cvety-bot run` listens on 0.0.0.0:8080 then; GET /healthz and /readyz for load balancers).
+# Includes the PostgreSQL (asyncpg) and Redis extras, so compose.yaml's DATABASE_URL/REDIS_URL work.
+#
+# BASE is any image with Python 3.11+ and its venv module: python:3.11-slim where a registry is
+# reachable, or a Debian root filesystem made with debootstrap and `docker import` (`make image`).
+ARG BASE=python:3.11-slim
+
+FROM ${BASE} AS build
 WORKDIR /src
+# deploy/ca/ca.crt, when `make image` puts it there, is the CA bundle pip needs behind this
+# machine's TLS-inspecting proxy; elsewhere the folder is empty and pip uses its own bundle.
+# Only this build stage sees it.
+COPY deploy/ca/ /tmp/ca/
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
+COPY runtime ./runtime
+COPY views ./views
 COPY services ./services
 COPY sandbox ./sandbox
-RUN pip install --no-cache-dir --prefix=/install .
+RUN set -e; \
+    if [ -f /tmp/ca/ca.crt ]; then export PIP_CERT=/tmp/ca/ca.crt; fi; \
+    python3 -m venv /opt/venv; \
+    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check '.[postgres,redis]'
 
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+FROM ${BASE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite+aiosqlite:////data/cvety-bot.db
-COPY --from=build /install /usr/local
+COPY --from=build /opt/venv /opt/venv
 RUN useradd --system --uid 10001 --home-dir /data --create-home cvety
 USER cvety
 WORKDIR /data
 VOLUME ["/data"]
+EXPOSE 8080
 ENTRYPOINT ["cvety-bot"]
 CMD ["run"]

@@ -17,8 +17,16 @@ run: $(STAMP)
 	$(BIN)/cvety-bot run
 
 test: $(STAMP)
-	@# the database fault suite starts a throwaway PostgreSQL: a fresh Debian machine gets it here
-	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
+	@# the suite starts a throwaway PostgreSQL and Redis, the proxy test an nginx: a fresh Debian
+	@# machine (as root) gets whichever is missing here, with one apt-get update
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	  else echo "not root, not installing:$$missing (the suite fails without them)"; fi; \
+	fi
 	$(BIN)/ruff check .
 	$(BIN)/mypy bot handlers runtime views services sandbox bench
 	$(BIN)/pytest

@@ -20,7 +20,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -198,6 +198,17 @@ class Application:
         )
 
 
+def fsm_storage(redis_url: str | None, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
+    """Where half-entered flows live: Redis when REDIS_URL is set, else the bot's database. Both
+    key by bot and person alike, so bots sharing one Redis (staging, production) keep apart."""
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+        return RedisStorage.from_url(redis_url, key_builder=keys)
+    return SqlStorage(FsmRepository(sessions))
+
+
 async def build_application(
     settings: Settings,
     *,
@@ -239,12 +250,7 @@ async def build_application(
     bot.session.middleware(SenderMiddleware(sender))
     alerts = AlertCenter(settings, sender, i18n, AlertSources(cvety, crm, kv, audit, staff, orders))
     orders.on_change(alerts.refresh)
-    if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
-        storage: BaseStorage = RedisStorage.from_url(settings.redis_url)
-    else:
-        storage = SqlStorage(FsmRepository(sessions))
+    storage = fsm_storage(settings.redis_url, sessions)
     dp = Dispatcher(
         storage=storage,
         demo=settings.demo,
@@ -264,7 +270,7 @@ async def build_application(
         i18n=i18n,
         alert_chat_id=lambda: alerts.chat_id,  # the shop's group now (a migrated group has a new id)
     )
-    leader = Leader(SchedulerLease(Leases(sessions)), InFlight())
+    leader = Leader(SchedulerLease(Leases(sessions), ttl=settings.scheduler_lease_seconds), InFlight())
     dp.update.outer_middleware(InFlightMiddleware(leader.in_flight))
     dp.update.outer_middleware(AccessMiddleware(staff, i18n))
     context = ContextMiddleware(settings.tz, orders.today)

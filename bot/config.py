@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     new_order_poll_seconds: int = Field(60, ge=0, le=86400)
     low_stock_poll_seconds: int = Field(900, ge=0, le=86400)
     low_stock_threshold: int = Field(5, ge=0, le=100000)
+    # with replicas, how soon another takes the scheduled jobs over from one that died
+    scheduler_lease_seconds: int = Field(45, ge=3, le=3600)
     timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Almaty"
     quiet_hours: Annotated[QuietHours | None, NoDecode, BeforeValidator(_quiet)] = None
     demo: bool = False

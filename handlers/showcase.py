@@ -264,10 +264,13 @@ async def photos_sent(message: Message, ctx: Ctx, state: FSMContext, showcase: S
     parts = [message]
     if message.media_group_id:
         # an album comes as one message per photo: the first one gathers them all
-        album = await showcase.albums.collect((message.chat.id, message.media_group_id), message)
+        part = message.model_dump(mode="json", exclude_none=True)
+        album = await showcase.albums.collect(
+            message.chat.id, message.media_group_id, message.message_id, part
+        )
         if album is None:
             return
-        parts = sorted(album, key=lambda m: m.message_id)
+        parts = [Message.model_validate(one).as_(ctx.bot) for one in album]
     if await state.get_state() != AddBouquet.photos.state:
         return  # cancelled while the album was arriving
     photos = await read_photos(ctx, parts)

@@ -29,7 +29,7 @@ from views.inventory import outcome_message
 log = logging.getLogger(__name__)
 
 OUTBOX_RETRY_SECONDS = 10
-LEASE_TTL = timedelta(seconds=45)  # a dead leader is replaced within this; renewed every 10 s
+LEASE_TTL = timedelta(seconds=45)  # a dead leader is replaced within this; renewed by every job run
 
 
 class SchedulerLease:
@@ -38,15 +38,18 @@ class SchedulerLease:
 
     NAME = "scheduler"
 
-    def __init__(self, leases: Leases, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, leases: Leases, *, ttl: float | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self._leases = leases
+        self._ttl = LEASE_TTL if ttl is None else timedelta(seconds=ttl)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.held = False
 
     async def hold(self) -> bool:
         now = self._clock()
-        held = await self._leases.acquire(self.NAME, self.owner, until=now + LEASE_TTL, now=now)
+        held = await self._leases.acquire(self.NAME, self.owner, until=now + self._ttl, now=now)
         if held != self.held:
             log.info("scheduled jobs: this replica %s them", "runs" if held else "no longer runs")
         self.held = held
@@ -56,7 +59,7 @@ class SchedulerLease:
         """Long polling allows one poller per bot, so a polling process is the only replica: a
         lease left by a predecessor that crashed is its own at once, not after the TTL."""
         now = self._clock()
-        await self._leases.take(self.NAME, self.owner, until=now + LEASE_TTL)
+        await self._leases.take(self.NAME, self.owner, until=now + self._ttl)
         self.held = True
 
     async def release(self) -> None:

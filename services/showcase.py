@@ -13,11 +13,10 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from services.cvety_api import IMAGE_TYPES, MAX_IMAGE_BYTES, CvetyApi
@@ -40,6 +39,7 @@ MAX_PRICE = 10_000_000
 SIZE_MAX_CM = 300
 RECENT_TITLES = 6
 ALBUM_WAIT = 1.0  # seconds without a new photo of the same album before it counts as complete
+ALBUM_LOOK_EVERY = 0.1  # seconds between looks at the album's parts while they arrive
 PHOTO_IDS_KEPT = 500
 _RECENT_TITLES_KEY = "showcase:recent_titles"
 _DRAFT_KEY = "showcase:draft:"  # draft id -> the product id it became (0: unknown id)
@@ -180,39 +180,37 @@ def days_on_showcase(product: Product, today: date, tz: ZoneInfo = ALMATY) -> in
 # --- albums --------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Album(Generic[T]):
-    items: list[T]
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+class AlbumCollector:
+    """Telegram delivers an album as separate messages sharing a media_group_id, and behind a proxy
+    they reach different replicas. Each part is written to the bot's database (the one store all
+    replicas share, on every backend); the part that claims the album first waits until no new
+    part arrived for `wait` seconds and gets them all, in order; the others (and a part arriving
+    after its album was gathered) get None."""
 
-
-class AlbumCollector(Generic[T]):
-    """Telegram delivers an album as separate messages sharing a media_group_id. The first one
-    waits until no new part arrived for `wait` seconds and gets them all; the others get None."""
-
-    def __init__(self, wait: float = ALBUM_WAIT) -> None:
+    def __init__(
+        self, kv: KeyValueStore, wait: float = ALBUM_WAIT, look_every: float = ALBUM_LOOK_EVERY
+    ) -> None:
+        self._kv = kv
         self.wait = wait
-        self._albums: dict[Hashable, _Album[T]] = {}
+        self.look_every = look_every
 
-    async def collect(self, key: Hashable, item: T) -> list[T] | None:
-        album = self._albums.get(key)
-        if album is not None:
-            album.items.append(item)
-            album.arrived.set()
+    async def collect(self, chat_id: int, group_id: str, message_id: int, part: Any) -> list[Any] | None:
+        album = f"album:{chat_id}:{group_id}"
+        await self._kv.set(f"{album}:part:{message_id:012d}", part)
+        if not await self._kv.add(album, {"claimed": True}):
             return None
-        album = _Album([item])
-        self._albums[key] = album
-        try:
-            while True:
-                album.arrived.clear()
-                try:
-                    async with asyncio.timeout(self.wait):
-                        await album.arrived.wait()
-                except TimeoutError:
-                    break
-        finally:
-            self._albums.pop(key, None)
-        return album.items
+        loop = asyncio.get_running_loop()
+        seen, quiet_since = 0, loop.time()
+        while True:
+            parts = await self._kv.with_prefix(f"{album}:part:")
+            if len(parts) != seen:
+                seen, quiet_since = len(parts), loop.time()
+            elif loop.time() - quiet_since >= self.wait:
+                break
+            # the other parts arrive at other replicas: only the shared table can tell of them
+            await asyncio.sleep(self.look_every)
+        await self._kv.delete_prefix(f"{album}:part:")  # the claim stays: a late part starts nothing
+        return [parts[key] for key in sorted(parts)]
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -307,7 +305,7 @@ class ShowcaseService:
         self._cvety = cvety
         self._kv = kv
         self.tz = tz
-        self.albums: AlbumCollector[Any] = AlbumCollector(album_wait)
+        self.albums = AlbumCollector(kv, album_wait)
         self._unsupported: set[Action] = set()
         self._shop_id: int | None = None
         self._creating: dict[str, asyncio.Lock] = {}

@@ -81,6 +81,10 @@ class BotProcess:
 
         return await asyncio.wait_for(wait(), timeout)
 
+    @property
+    def running(self) -> bool:
+        return self._process.returncode is None
+
     def signal(self, signum: int) -> None:
         self._process.send_signal(signum)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from bot.config import Settings, load_settings
 from sandbox import Sandbox, start_sandbox
 from tests.fake_telegram import FakeClock, FakeTelegram, FastAiohttpSession, run_polling
 from tests.postgres import pg_server, pg_url  # noqa: F401 - fixtures for every test module
+from tests.redis_server import redis_server, redis_url  # noqa: F401 - fixtures for every test module
 
 # Telegram ids of the demo staff used across the end-to-end tests
 OWNER, SENIOR, FLORIST, ASSISTANT, COURIER, STRANGER = 1001, 1002, 1003, 1004, 1005, 4242
@@ -85,32 +85,82 @@ async def tg() -> AsyncIterator[FakeTelegram]:
     await fake.close()
 
 
-# Run the end-to-end tests on PostgreSQL instead of SQLite (locally; CI has no PostgreSQL):
-# TEST_E2E_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:55432/cvety make test
-E2E_POSTGRES = os.environ.get("TEST_E2E_POSTGRES_URL")
+# The end-to-end suites run on both deployments: SQLite with the SQL FSM storage (one file per test,
+# the default), and PostgreSQL with Redis FSM storage (a fresh database per test copied from a
+# migrated template, tests/postgres.py; the session's Redis flushed per test, tests/redis_server.py).
+# Each test of these modules that drives the bot (asks for `tg`) is parametrized by `backend`.
+E2E_MODULES = frozenset(
+    {
+        "test_alerts",
+        "test_catalog",
+        "test_check_and_run",
+        "test_colleagues",
+        "test_faults_jobs",
+        "test_groups",
+        "test_inventory",
+        "test_odd_input",
+        "test_orders",
+        "test_profile",
+        "test_redis_fsm",
+        "test_showcase",
+        "test_start",
+        "test_webhook",
+    }
+)
+# test id -> why it runs on SQLite only (never skipped: it is simply not parametrized)
+SQLITE_ONLY: dict[str, str] = {
+    f"test_check_and_run.py::{name}": "a child `cvety-bot` process, its DATABASE_URL set by child_env"
+    for name in (
+        "test_check_against_the_sandbox_reports_every_part_ok",
+        "test_run_in_demo_mode_answers_start_and_stops_on_sigint",
+    )
+}
+BACKENDS = ("sqlite", "postgres+redis")
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str | None = None  # None: a SQLite file in the test's tmp_path
+    redis_url: str | None = None  # None: the SQL FSM storage
+
+
+SQLITE = Backend("sqlite")
+_backend = SQLITE  # the running test's, set by the `backend` fixture
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    test_id = f"{module}.py::{metafunc.function.__name__}"
+    if module in E2E_MODULES and "tg" in metafunc.fixturenames and test_id not in SQLITE_ONLY:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture(autouse=True)
-async def clean_postgres() -> None:
-    if E2E_POSTGRES:
-        from sqlalchemy import text
-
-        from services.storage.db import create_engine
-
-        engine = create_engine(E2E_POSTGRES)
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The storage the harness builds the bot on: SQLite unless the test is parametrized."""
+    global _backend
+    name = getattr(request, "param", "sqlite")
+    if name == "sqlite":
+        chosen = SQLITE
+    else:
+        chosen = Backend(name, request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"))
+    _backend = chosen
+    try:
+        yield chosen
+    finally:
+        _backend = SQLITE
 
 
 def make_settings(tg: FakeTelegram, sandbox: Sandbox | None, tmp_path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "bot_token": tg.token,
         "telegram_api_url": tg.base_url,
-        "database_url": E2E_POSTGRES or f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        "database_url": _backend.database_url or f"sqlite+aiosqlite:///{tmp_path}/bot.db",
         "owner_ids": [OWNER],
     }
+    if _backend.redis_url is not None:
+        values["redis_url"] = _backend.redis_url
     if sandbox is not None:
         values.update(
             cvety_api_url=sandbox.cvety_url, cvety_api_token=sandbox.token, crm_api_url=sandbox.crm_url

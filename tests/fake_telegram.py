@@ -24,6 +24,13 @@ is. ``max_sends_per_window`` tells how many sends reached a chat within any wind
 from ``fake.clock`` (``time.monotonic`` by default): give it ``FakeClock().now`` and give the
 bot's side the same clock's ``now``/``sleep`` to test pacing without waiting.
 
+Webhooks: once the bot has called setWebhook, ``deliver_by_webhook(url)`` makes the fake push
+updates the way Telegram does instead of answering getUpdates: each update POSTed to ``url``
+(the proxy in front of the replicas, standing for the https address the bot registered) with the
+secret header, up to ``connections`` at once (Telegram's max_connections: parts of one album
+travel side by side), and an update not answered 200 is sent again after a short pause until it
+is. ``webhook_attempts`` records (update_id, HTTP status or 0 for no answer) of every attempt.
+
 Deliberate differences from Telegram (stricter, to catch escaping bugs):
   * a bare ``&`` (or an unknown entity such as ``&nbsp;``) in HTML is rejected; Telegram keeps it
     literally. Pass ``FakeTelegram(strict_ampersand=False)`` for Telegram's leniency.
@@ -684,6 +691,8 @@ class FakeTelegram:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
+        self.webhook_attempts: list[tuple[int, int]] = []
+        self._pusher: asyncio.Task[None] | None = None
         self.users: dict[int, dict[str, Any]] = {}
         self.unfetchable_urls: set[str] = set()  # photo URLs Telegram cannot download
 
@@ -764,6 +773,10 @@ class FakeTelegram:
     async def close(self) -> None:
         self._closing = True
         self._updates_event.set()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
         _RUNNING.pop(self.base_url, None)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -1435,9 +1448,69 @@ class FakeTelegram:
                 async with asyncio.timeout(remaining):
                     await self._updates_event.wait()
 
+    def deliver_by_webhook(self, url: str, *, connections: int = 40, retry_after: float = 0.2) -> None:
+        """Push updates to `url` from now on, as Telegram does for a bot with a webhook."""
+        assert self._pusher is None, "already delivering"
+        self._pusher = asyncio.create_task(self._push(url, connections, retry_after))
+
+    def webhook_delivered(self) -> list[int]:
+        """Update ids the webhook answered 200, in the order it answered."""
+        return [update_id for update_id, status in self.webhook_attempts if status == 200]
+
+    async def wait_webhook_delivered(self, count: int, timeout: float = 30.0) -> list[int]:  # noqa: ASYNC109
+        """Once `count` updates in all were answered 200: their ids."""
+        async with self._changed, asyncio.timeout(timeout):
+            await self._changed.wait_for(lambda: len(self.webhook_delivered()) >= count)
+        return self.webhook_delivered()
+
+    async def _push(self, url: str, connections: int, retry_after: float) -> None:
+        import aiohttp
+
+        sending: set[int] = set()
+        slots = asyncio.Semaphore(connections)
+        timeout = aiohttp.ClientTimeout(total=60)
+
+        async def push_one(http: aiohttp.ClientSession, update: dict[str, Any]) -> None:
+            update_id = update["update_id"]
+            headers = {"X-Telegram-Bot-Api-Secret-Token": str((self.webhook or {}).get("secret_token", ""))}
+            try:
+                async with slots:
+                    try:
+                        async with http.post(url, json=update, headers=headers) as answer:
+                            status = answer.status
+                    except (aiohttp.ClientError, TimeoutError):
+                        status = 0  # no answer: a replica that died or a proxy that gave up
+                self.webhook_attempts.append((update_id, status))
+                if status == 200:
+                    self._updates = [u for u in self._updates if u["update_id"] != update_id]
+                    await self._notify()
+                    return
+                await asyncio.sleep(retry_after)  # Telegram waits before it sends an update again
+            finally:
+                sending.discard(update_id)
+                self._updates_event.set()
+
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            tasks: set[asyncio.Task[None]] = set()
+            while not self._closing:
+                self._updates_event.clear()
+                if self.webhook:
+                    for update in self._deliverable(100):
+                        if update["update_id"] not in sending:
+                            sending.add(update["update_id"])
+                            task = asyncio.create_task(push_one(http, copy.deepcopy(update)))
+                            tasks.add(task)
+                            task.add_done_callback(tasks.discard)
+                await self._updates_event.wait()
+            for task in list(tasks):
+                task.cancel()
+
     def _set_webhook(self, call: ApiCall) -> bool:
         url = call.params.get("url") or ""
         self.webhook = dict(call.params) if url else None
+        allowed = call.params.get("allowed_updates")
+        if url and isinstance(allowed, list):
+            self._allowed_updates = set(allowed) if allowed else None
         if url and call.params.get("drop_pending_updates") == "true":
             self._updates.clear()
         return True

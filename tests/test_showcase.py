@@ -589,11 +589,37 @@ def test_sizes():
             parse_size(bad)
 
 
-async def test_an_album_is_collected_once_it_is_quiet():
-    albums: AlbumCollector[int] = AlbumCollector(wait=0.05)
-    first = asyncio.create_task(albums.collect("a", 1))
-    await asyncio.sleep(0)
-    assert await albums.collect("a", 2) is None
-    assert await albums.collect("a", 3) is None
-    assert await albums.collect("b", 9) == [9]  # another album is not mixed in
-    assert await first == [1, 2, 3]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    return request.getfixturevalue("pg_url")
+
+
+async def test_an_album_reaching_two_replicas_is_gathered_once_in_order(database_url):
+    """Two collectors on one database, as two replicas have: the parts of an album arriving at
+    both, side by side, are one album for exactly one of them; a late part starts nothing."""
+    from services.storage.db import create_engine, make_sessionmaker, migrate
+    from services.storage.repositories import KeyValueStore
+
+    engine = create_engine(database_url)
+    await migrate(engine)
+    try:
+        kv = KeyValueStore(make_sessionmaker(engine))
+        one, two = (
+            AlbumCollector(kv, wait=0.3, look_every=0.02),
+            AlbumCollector(kv, wait=0.3, look_every=0.02),
+        )
+        results = await asyncio.gather(
+            one.collect(7, "a", 12, {"n": 12}),
+            two.collect(7, "a", 11, {"n": 11}),
+            one.collect(7, "a", 13, {"n": 13}),
+            two.collect(7, "b", 20, {"n": 20}),  # another album is not mixed in
+        )
+        gathered = [r for r in results[:3] if r is not None]
+        assert gathered == [[{"n": 11}, {"n": 12}, {"n": 13}]], results
+        assert results[3] == [{"n": 20}]
+        assert await two.collect(7, "a", 14, {"n": 14}) is None  # after it was gathered
+        assert await kv.with_prefix("album:7:a:part:") == {"album:7:a:part:000000000014": {"n": 14}}
+    finally:
+        await engine.dispose()

@@ -200,6 +200,26 @@ class KeyValueStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(KeyValueRow).where(KeyValueRow.key == key))
 
+    async def add(self, key: str, value: Any) -> bool:
+        """Write `key` only if nobody has: False when it exists. One insert, so of several replicas
+        adding the same key at once exactly one gets True."""
+        try:
+            async with self._sessions.begin() as session:
+                encoded = json.dumps(value, ensure_ascii=False, default=str)
+                session.add(KeyValueRow(key=key, value=encoded, updated_at=utcnow()))
+        except IntegrityError:
+            return False
+        return True
+
+    async def with_prefix(self, prefix: str) -> dict[str, Any]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(KeyValueRow).where(KeyValueRow.key.startswith(prefix)))
+            return {row.key: json.loads(row.value) for row in rows}
+
+    async def delete_prefix(self, prefix: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(KeyValueRow).where(KeyValueRow.key.startswith(prefix)))
+
 
 class FsmRepository:
     """Conversation state per key (string), for the bot's FSM storage adapter."""
@@ -432,7 +452,11 @@ class Housekeeping:
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(KeyValueRow).where(
-                    or_(KeyValueRow.key.like("alert_card:%"), KeyValueRow.key.like("nudged:%")),
+                    or_(
+                        KeyValueRow.key.like("alert_card:%"),
+                        KeyValueRow.key.like("nudged:%"),
+                        KeyValueRow.key.like("album:%"),
+                    ),
                     KeyValueRow.updated_at < now - keep_alerts,
                 )
             )
