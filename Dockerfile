@@ -4,32 +4,25 @@
 #
 # BASE is any image with Python 3.11+ and its venv module: python:3.11-slim where a registry is
 # reachable, or a Debian root filesystem made with debootstrap and `docker import` (`make image`).
+# Few steps on purpose: with dockerd's vfs storage (`make image`) every step copies the whole tree.
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
-WORKDIR /src
-# deploy/ca/ca.crt, when `make image` puts it there, is the CA bundle pip needs behind this
-# machine's TLS-inspecting proxy; elsewhere the folder is empty and pip uses its own bundle.
-# Only this build stage sees it.
-COPY deploy/ca/ /tmp/ca/
-COPY pyproject.toml README.md ./
-COPY bot ./bot
-COPY handlers ./handlers
-COPY runtime ./runtime
-COPY views ./views
-COPY services ./services
-COPY sandbox ./sandbox
+# The context is only what pip needs (.dockerignore lists it). deploy/ca/ca.crt, when `make image`
+# puts it there, is the CA bundle pip needs behind this machine's TLS-inspecting proxy; elsewhere
+# the folder is empty and pip uses its own. Only this build stage sees it.
+COPY . /src
 RUN set -e; \
-    if [ -f /tmp/ca/ca.crt ]; then export PIP_CERT=/tmp/ca/ca.crt; fi; \
+    if [ -f /src/deploy/ca/ca.crt ]; then export PIP_CERT=/src/deploy/ca/ca.crt; fi; \
     python3 -m venv /opt/venv; \
-    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check '.[postgres,redis]'
+    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check '/src[postgres,redis]'
 
 FROM ${BASE}
+COPY --from=build /opt/venv /opt/venv
+RUN useradd --system --uid 10001 --home-dir /data --create-home cvety
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite+aiosqlite:////data/cvety-bot.db
-COPY --from=build /opt/venv /opt/venv
-RUN useradd --system --uid 10001 --home-dir /data --create-home cvety
 USER cvety
 WORKDIR /data
 VOLUME ["/data"]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint figures locales clean
+.PHONY: run test lint figures locales clean image
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Need Python 3.11+ (python3.11 or python3 on PATH)"; exit 1; }
@@ -29,7 +29,7 @@ test: $(STAMP)
 	fi
 	$(BIN)/ruff check .
 	$(BIN)/mypy bot handlers runtime views services sandbox bench
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,3 +46,11 @@ locales: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Build the Docker image and run the bot in it (demo mode, fake Bot API), as root: installs docker.io,
+# debootstrap, docker-compose when missing, starts a private dockerd in a temp folder, bases the image
+# on a debootstrapped Debian (cached in ~/.cache/cvety-bot-image) and checks compose.yaml. Takes
+# minutes, so it is not part of `make test`. SAVE=cvety-bot.tar keeps the image (docker load -i);
+# BASE=python:3.11-slim builds from a registry image instead.
+image: $(STAMP)
+	$(BIN)/python -m deploy.image $(if $(SAVE),--save $(SAVE)) $(if $(BASE),--base $(BASE))

@@ -1,11 +1,13 @@
-"""`cvety-bot check`: are the settings valid, and do Telegram and both APIs answer?"""
+"""`cvety-bot check`: are the settings valid, do Telegram and both APIs answer, is the database
+reachable and at the migrations' head, and does Redis answer when REDIS_URL is set?"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings, SettingsError
 
@@ -79,12 +81,122 @@ async def run_checks(settings: Settings, *, bot_session: BaseSession | None = No
             raise RuntimeError(reason)
         return f"the bot can post in {settings.alert_chat_id}"
 
+    _ = _translator()
+
+    async def database() -> str:
+        try:
+            revision, heads = await database_revision(settings.database_url)
+        except Exception as exc:
+            raise RuntimeError(_("не отвечает: {reason}").format(reason=_describe(exc))) from exc
+        head = ", ".join(heads)
+        if revision is None:
+            return _("база ещё пуста: `cvety-bot run` создаст таблицы при запуске")
+        if revision == head:
+            return _("схема актуальна: ревизия {revision}").format(revision=revision)
+        if set(revision.split(", ")) <= set(known_revisions()):
+            return _(
+                "схема на ревизии {revision}, этот код ждёт {head}: `cvety-bot run` обновит её при запуске"
+            ).format(revision=revision, head=head)
+        raise RuntimeError(
+            _(
+                "схема новее этого кода (ревизия {revision}, код знает до {head}): "
+                "обновите cvety-bot до версии, которая её знает"
+            ).format(revision=revision, head=head)
+        )
+
+    async def redis() -> str:
+        assert settings.redis_url is not None
+        try:
+            version = await redis_version(settings.redis_url)
+        except Exception as exc:
+            raise RuntimeError(_("не отвечает: {reason}").format(reason=_describe(exc))) from exc
+        return _("отвечает (Redis {version})").format(version=version)
+
     probes = [_run("telegram", telegram), _run("cvety.kz API", cvety), _run("CRM API", crm)]
     if settings.alert_chat_id is not None:
         probes.append(_run("alert chat", alert_chat))
+    probes.append(_run(_("база данных"), database))
+    if settings.redis_url:
+        probes.append(_run("Redis", redis))
     try:
         results += await asyncio.gather(*probes)
     finally:
         await bot.session.close()
         await backends.aclose()
+    hidden = _url_passwords(settings.database_url, settings.redis_url)
+    for result in results:  # a driver's message may quote the URL it was given
+        for secret in hidden:
+            result.detail = result.detail.replace(secret, "***")
     return results
+
+
+def _translator() -> Any:
+    from views.i18n import DEFAULT_LOCALE, make_i18n
+
+    i18n = make_i18n()
+    return lambda message: i18n.gettext(message, locale=DEFAULT_LOCALE)
+
+
+def _url_passwords(*urls: str | None) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    found = []
+    for url in urls:
+        if url:
+            try:
+                password = make_url(url).password
+            except Exception:
+                continue
+            if password:
+                found.append(str(password))
+    return found
+
+
+def known_revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    from services.storage.db import MIGRATIONS_DIR
+
+    return [script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()]
+
+
+async def database_revision(url: str) -> tuple[str | None, tuple[str, ...]]:
+    """(the database's Alembic revision, None when it has none yet; the code's head revisions).
+    Read only: a SQLite file that does not exist yet is not created."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import make_url
+
+    from services.storage.db import MIGRATIONS_DIR, create_engine
+
+    heads = tuple(sorted(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()))
+    if _sqlite_file_missing(make_url(url)):
+        return None, heads
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
+    finally:
+        await engine.dispose()
+    return (", ".join(sorted(current)) or None), heads
+
+
+def _sqlite_file_missing(url: Any) -> bool:
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database
+    return not database or database == ":memory:" or not Path(database).expanduser().exists()
+
+
+async def redis_version(url: str) -> str:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+        info = await client.info("server")
+        return str(info.get("redis_version", "?"))
+    finally:
+        await client.aclose()

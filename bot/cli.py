@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--port", type=int, default=8080, help="webhook mode: port to listen on (behind a reverse proxy)"
     )
-    commands.add_parser("check", help="validate settings and reach Telegram and both APIs")
+    commands.add_parser(
+        "check", help="validate settings; reach Telegram, both APIs, the database (migrations) and Redis"
+    )
 
     sandbox = commands.add_parser("sandbox", help="serve the demo cvety.kz and CRM APIs alone")
     sandbox.add_argument("--port", type=int, default=8081)

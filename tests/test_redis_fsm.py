@@ -85,9 +85,9 @@ async def test_a_half_entered_delivery_survives_a_restart_on_the_tests_backend(
         assert (dialect, type(storage)) == ("sqlite", SqlStorage)
     else:
         assert (dialect, type(storage)) == ("postgresql", RedisStorage)
-        redis = Redis.from_url(backend.redis_url)
+        redis = Redis.from_url(backend.redis_url, decode_responses=True)
         try:
-            keys = [key.decode() for key in await redis.keys("fsm:*")]
+            keys = [str(key) for key in await redis.keys("fsm:*")]
         finally:
             await redis.aclose()
         assert any(str(FLORIST) in key for key in keys), keys  # the state is in Redis, not in SQL
