@@ -4,16 +4,17 @@
 #
 # BASE is any image with Python 3.11+ and its venv module: python:3.11-slim where a registry is
 # reachable, or a Debian root filesystem made with debootstrap and `docker import` (`make image`).
-# Few steps on purpose: with dockerd's vfs storage (`make image`) every step copies the whole tree.
+# Needs BuildKit (docker's default builder since 23.0; DOCKER_BUILDKIT=1 for docker 20.10). Few
+# steps on purpose: with dockerd's vfs storage (`make image`) every step copies the whole tree.
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
-# The context is only what pip needs (.dockerignore lists it). deploy/ca/ca.crt, when `make image`
-# puts it there, is the CA bundle pip needs behind this machine's TLS-inspecting proxy; elsewhere
-# the folder is empty and pip uses its own. Only this build stage sees it.
+# The context is only what pip needs (.dockerignore lists it). The optional build secret `pip_cert`
+# is a CA bundle for pip (`make image` passes the machine's, for its TLS-inspecting proxy); without
+# it pip uses its own. A secret never lands in a layer.
 COPY . /src
-RUN set -e; \
-    if [ -f /src/deploy/ca/ca.crt ]; then export PIP_CERT=/src/deploy/ca/ca.crt; fi; \
+RUN --mount=type=secret,id=pip_cert set -e; \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
     python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check '/src[postgres,redis]'
 

@@ -6,12 +6,12 @@
 3. Makes the base image: a Debian bookworm root filesystem (minbase + python3 + python3-venv)
    from the mirror apt's sources name, imported with `docker import`. The tarball is cached in
    ~/.cache/cvety-bot-image (CVETY_IMAGE_CACHE), so a second run skips debootstrap.
-4. Builds the project's Dockerfile with that base as the BASE build argument (`--network host`;
-   the machine's CA bundle goes into the build context as deploy/ca/ca.crt for pip, and is
-   removed afterwards).
-5. Runs the image: `cvety-bot check` and then `cvety-bot run` in demo mode against a fake Telegram
-   Bot API (tests/fake_telegram.py) on 127.0.0.1, sends /start as the owner and waits for the
-   greeting; stops the container as a deploy does (SIGTERM) and checks it ended cleanly.
+4. Builds the project's Dockerfile with BuildKit and that base as the BASE build argument
+   (`--network host`; the machine's CA bundle as the build secret `pip_cert`, for pip).
+5. Runs the image: `cvety-bot run` in demo mode against a fake Telegram Bot API
+   (tests/fake_telegram.py) on 127.0.0.1, sends /start as the owner and waits for the greeting;
+   `cvety-bot check` and `id -u` run in that container (docker exec); then it is stopped as a
+   deploy does (SIGTERM) and must end cleanly.
 6. Checks compose.yaml with `docker compose config` (Debian's docker-compose package when the
    plugin is missing).
 7. Stops dockerd and deletes its folder (with `--save PATH` the image is first written to PATH,
@@ -43,7 +43,14 @@ SUITE = "bookworm"
 BASE_TAG = f"local/{SUITE}-python"
 IMAGE = "cvety-bot:local"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
-CA_IN_CONTEXT = ROOT / "deploy" / "ca" / "ca.crt"
+TRIM = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "var/cache/apt",
+    "var/lib/apt/lists",
+)
 OWNER = 42
 GREETING = "Здравствуйте"  # the owner's /start screen
 STOPPED = "Polling stopped"  # aiogram's line once no update is taken any more
@@ -152,7 +159,7 @@ class Dockerd:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.socket = folder / "docker.sock"
-        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_BUILDKIT="0")
+        self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
@@ -242,9 +249,11 @@ def base_tarball(cache: Path, mirror: str, work: Path, fresh: bool) -> Path:
             mirror,
             quiet=True,
         )
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for junk in TRIM:  # less to copy: vfs copies the whole tree for every container and step
             for item in (rootfs / junk).glob("*"):
-                if item.is_file():
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item)
+                else:
                     item.unlink()
         partial = tarball.with_suffix(".partial")
         sh("tar", "-C", str(rootfs), "-cf", str(partial), ".", quiet=True)
@@ -253,15 +262,31 @@ def base_tarball(cache: Path, mirror: str, work: Path, fresh: bool) -> Path:
     return tarball
 
 
+def buildkit_cli() -> str:
+    """A docker CLI that builds with BuildKit: one with the buildx plugin, else docker.io's 20.10
+    CLI (BuildKit built in). The legacy builder is 4x slower on vfs and has no build secrets."""
+    docker = shutil.which("docker") or "docker"
+    if subprocess.run([docker, "buildx", "version"], capture_output=True, check=False).returncode == 0:
+        return docker
+    for candidate in ("/usr/bin/docker", docker):
+        version = subprocess.run(
+            [candidate, "version", "--format={{.Client.Version}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if version.split(".")[0].isdigit() and int(version.split(".")[0]) < 23:
+            return candidate
+    raise Failed("no docker CLI with BuildKit here: install docker-buildx (or docker.io's CLI)")
+
+
 def build(daemon: Dockerd, base: str) -> None:
+    args = ["build", "--progress=plain", "--network=host", f"--build-arg=BASE={base}", f"--tag={IMAGE}"]
     bundle = ca_bundle()
     if bundle is not None:
-        shutil.copyfile(bundle, CA_IN_CONTEXT)
-    try:
-        with step(f"docker build (BASE={base})"):
-            daemon.docker("build", "--network", "host", "--build-arg", f"BASE={base}", "-t", IMAGE, str(ROOT))
-    finally:
-        CA_IN_CONTEXT.unlink(missing_ok=True)
+        args.append(f"--secret=id=pip_cert,src={bundle}")
+    with step(f"docker build (BASE={base})"):
+        sh(buildkit_cli(), *args, str(ROOT), env=dict(daemon.env, DOCKER_BUILDKIT="1"))
 
 
 async def smoke(daemon: Dockerd, timeout: float) -> None:  # noqa: ASYNC109
@@ -279,15 +304,8 @@ async def smoke(daemon: Dockerd, timeout: float) -> None:  # noqa: ASYNC109
         }
         flags = [f"--env={k}={v}" for k, v in env.items()]
 
-        with step("cvety-bot check in the container"):
-            check = await docker_exec(daemon, "run", "--rm", "--network=host", *flags, IMAGE, "check")
-            out, _ = await asyncio.wait_for(check.communicate(), timeout)
-            print(out.decode(errors="replace").rstrip(), flush=True)
-            if check.returncode != 0:
-                raise Failed(f"`cvety-bot check` in the container exited with {check.returncode}")
-
         name = f"cvety-bot-smoke-{os.getpid()}"
-        with step("cvety-bot run in the container answers /start"):
+        with step("cvety-bot run in the container answers /start, check passes, stops on SIGTERM"):
             run = await docker_exec(daemon, "run", "--rm", f"--name={name}", "--network=host", *flags, IMAGE)
             lines: list[str] = []
             reader = asyncio.create_task(collect(run, lines))
@@ -298,6 +316,16 @@ async def smoke(daemon: Dockerd, timeout: float) -> None:  # noqa: ASYNC109
                     fake.wait_for_message(OWNER, text_contains=GREETING, timeout=timeout), run, lines
                 )
                 say(f"the bot answered: {reply['text'].splitlines()[0]!r}")
+                check = await docker_exec(daemon, "exec", name, "cvety-bot", "check")
+                out, _ = await asyncio.wait_for(check.communicate(), timeout)
+                print(out.decode(errors="replace").rstrip(), flush=True)
+                if check.returncode != 0:
+                    raise Failed(f"`cvety-bot check` in the container exited with {check.returncode}")
+                uid = await docker_exec(daemon, "exec", name, "id", "-u")
+                out, _ = await asyncio.wait_for(uid.communicate(), timeout)
+                if uid.returncode != 0 or out.strip() in (b"", b"0"):
+                    raise Failed(f"the container runs as uid {out.decode().strip()!r}, not a user of its own")
+                say(f"`cvety-bot check` passes in the container; it runs as uid {out.decode().strip()}")
                 await docker_exec_ok(daemon, "stop", "--time=30", name)
                 code = await asyncio.wait_for(run.wait(), timeout)
                 await asyncio.wait_for(reader, timeout)
@@ -407,10 +435,7 @@ def main() -> int:
                 base = BASE_TAG
             build(daemon, base)
             size = int(daemon.docker("image", "inspect", "--format={{.Size}}", IMAGE, quiet=True))
-            user = daemon.docker("run", "--rm", "--network=none", "--entrypoint=id", IMAGE, "-u", quiet=True)
-            say(f"{IMAGE}: {size / 1e6:.0f} MB, runs as uid {user.strip()}")
-            if user.strip() == "0":
-                raise Failed("the image runs as root")
+            say(f"{IMAGE}: {size / 1e6:.0f} MB")
             asyncio.run(smoke(daemon, args.timeout))
             check_compose(work)
             if args.save:
