@@ -123,7 +123,7 @@ async def run_checks(settings: Settings, *, bot_session: BaseSession | None = No
     finally:
         await bot.session.close()
         await backends.aclose()
-    hidden = _url_passwords(settings.database_url, settings.redis_url)
+    hidden = settings.secrets()
     for result in results:  # a driver's message may quote the URL it was given
         for secret in hidden:
             result.detail = result.detail.replace(secret, "***")
@@ -135,21 +135,6 @@ def _translator() -> Any:
 
     i18n = make_i18n()
     return lambda message: i18n.gettext(message, locale=DEFAULT_LOCALE)
-
-
-def _url_passwords(*urls: str | None) -> list[str]:
-    from sqlalchemy.engine import make_url
-
-    found = []
-    for url in urls:
-        if url:
-            try:
-                password = make_url(url).password
-            except Exception:
-                continue
-            if password:
-                found.append(str(password))
-    return found
 
 
 def known_revisions() -> list[str]:

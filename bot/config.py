@@ -11,6 +11,7 @@ import re
 from datetime import time
 from importlib.util import find_spec
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
@@ -133,9 +134,15 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     def secrets(self) -> list[str]:
-        """Every secret value, for the log redaction filter."""
+        """Every secret value, for the log redaction filter: the tokens, and the passwords in the
+        database and Redis URLs (a driver's message may quote the URL it was given)."""
         tokens = (self.bot_token, self.cvety_api_token, self.crm_api_token)
-        return [token.get_secret_value() for token in tokens if token and token.get_secret_value()]
+        found = [token.get_secret_value() for token in tokens if token and token.get_secret_value()]
+        for url in (self.database_url, self.redis_url):
+            password = urlsplit(url).password if url else None
+            if password:
+                found.append(password)
+        return found
 
     def require_bot(self) -> None:
         """Check what `run` and `check` need; raise SettingsError listing every gap."""

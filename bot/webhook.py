@@ -23,7 +23,6 @@ from aiogram.client.session.base import BaseSession
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.app import Application, build_application
 from bot.config import Settings
@@ -44,19 +43,6 @@ def webhook_secret(bot_token: str) -> str:
     """The header Telegram sends with every update, derived from the token so it needs no setting
     of its own, and cannot be guessed without the token (A-Z, a-z, 0-9, _ and - only)."""
     return hashlib.sha256(f"cvety-bot webhook {bot_token}".encode()).hexdigest()[:64]
-
-
-def _url_passwords(*urls: str | None) -> list[str]:
-    found = []
-    for url in urls:
-        if url:
-            try:
-                password = make_url(url).password
-            except Exception:
-                password = urlsplit(url).password
-            if password:
-                found.append(str(password))
-    return found
 
 
 class Readiness:
@@ -86,7 +72,7 @@ class Readiness:
         self._failing: dict[str, str] = {}
         self._details: dict[str, str] = {}  # check → the full reason, for the log only
         settings = app.settings
-        self._secrets = [*settings.secrets(), *_url_passwords(settings.database_url, settings.redis_url)]
+        self._secrets = settings.secrets()
 
     async def checks(self) -> dict[str, str]:
         """Check name → "ok", or a short reason (an exception type, a timeout) it is not."""

@@ -130,3 +130,15 @@ def test_env_example_as_is_is_valid(tmp_path):
     (tmp_path / ".env").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
     settings = load_settings()
     assert settings.demo is False and settings.bot_token is None and settings.quiet_hours is None
+
+
+def test_passwords_in_the_database_and_redis_urls_are_secrets():
+    from bot.config import load_settings
+
+    settings = load_settings(
+        bot_token="123456:TEST-token",
+        demo=True,
+        database_url="postgresql+asyncpg://cvety:pg-S3cret@db.example:5432/cvety",
+        redis_url="redis://:redis-S3cret@cache.example:6379/0",
+    )
+    assert {"pg-S3cret", "redis-S3cret", "123456:TEST-token"} <= set(settings.secrets())
