@@ -29,11 +29,12 @@ from handlers import get_routers
 from handlers.access import AccessMiddleware
 from handlers.commands import set_bot_commands
 from handlers.context import ContextMiddleware
+from runtime import counters
 from runtime.alerts import AlertCenter, AlertSources
 from runtime.fsm_storage import SqlStorage
 from runtime.inflight import STOP_TIMEOUT, InFlight, InFlightMiddleware
 from runtime.jobs import AlertTimes, Leader, SchedulerLease, add_alert_jobs, add_jobs, build_scheduler
-from runtime.sender import Sender, SenderMiddleware
+from runtime.sender import KeepResponseModels, Sender, SenderMiddleware
 from services.alerts import opening_hours
 from services.catalog import CatalogService
 from services.crm_api import CrmApi
@@ -92,6 +93,9 @@ async def close_all(*closers: Callable[[], Awaitable[Any]]) -> None:
 
 
 DEMO_NEW_ORDER_EVERY = 900.0
+# Who a person is, read on every update, is kept this long: a colleague deactivated on another
+# replica or with `cvety-bot staff remove` is refused within it (on this replica at once).
+STAFF_CACHE_SECONDS = 5.0
 
 
 async def _demo_orders(running: Any) -> None:
@@ -198,15 +202,18 @@ class Application:
         )
 
 
-def fsm_storage(redis_url: str | None, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
+def fsm_storage(
+    redis_url: str | None, sessions: async_sessionmaker[AsyncSession], *, only_replica: bool
+) -> BaseStorage:
     """Where half-entered flows live: Redis when REDIS_URL is set, else the bot's database. Both
-    key by bot and person alike, so bots sharing one Redis (staging, production) keep apart."""
+    key by bot and person alike, so bots sharing one Redis (staging, production) keep apart. The
+    only replica keeps what it read and wrote in memory too."""
     if redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
         keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
         return RedisStorage.from_url(redis_url, key_builder=keys)
-    return SqlStorage(FsmRepository(sessions))
+    return SqlStorage(FsmRepository(sessions, only_writer=only_replica))
 
 
 async def build_application(
@@ -224,7 +231,7 @@ async def build_application(
     await migrate(engine)
     sessions = make_sessionmaker(engine)
     audit = AuditLog(sessions)
-    staff_repository = StaffRepository(sessions)
+    staff_repository = StaffRepository(sessions, cache_seconds=STAFF_CACHE_SECONDS)
     staff = StaffService(staff_repository, audit)
     await staff.ensure_owners(settings.owner_ids)
 
@@ -247,10 +254,11 @@ async def build_application(
         clock=clock,
         sleep=sleep,
     )
+    bot.session.middleware(KeepResponseModels())
     bot.session.middleware(SenderMiddleware(sender))
     alerts = AlertCenter(settings, sender, i18n, AlertSources(cvety, crm, kv, audit, staff, orders))
     orders.on_change(alerts.refresh)
-    storage = fsm_storage(settings.redis_url, sessions)
+    storage = fsm_storage(settings.redis_url, sessions, only_replica=settings.webhook_url is None)
     dp = Dispatcher(
         storage=storage,
         demo=settings.demo,
@@ -270,6 +278,8 @@ async def build_application(
         i18n=i18n,
         alert_chat_id=lambda: alerts.chat_id,  # the shop's group now (a migrated group has a new id)
     )
+    if counters.enabled():  # LOG_LEVEL=DEBUG: SQL, API and Bot API calls per update
+        counters.install(dp, engine, backends.http, bot)
     leader = Leader(SchedulerLease(Leases(sessions), ttl=settings.scheduler_lease_seconds), InFlight())
     dp.update.outer_middleware(InFlightMiddleware(leader.in_flight))
     dp.update.outer_middleware(AccessMiddleware(staff, i18n))

@@ -181,8 +181,10 @@ class AlertCenter:
     async def refresh(self, order: Order) -> None:
         """Edit the order's alert to show where it is now, who moved it and when."""
         await self.watch.note_status(order.id, order.status)
+        if self.chat_id is None:
+            return
         card = await self.cards.get(order.id)
-        if card is None or self.chat_id is None:
+        if card is None:
             return
         today, tz = self.today(), self._settings.tz
         if not card.digest:

@@ -331,3 +331,21 @@ class SenderMiddleware(BaseRequestMiddleware):
                 retries += 1
                 log.warning("%s to chat %s: flood limit, retry after %s s", name, chat_id, e.retry_after)
                 await self._sender._sleep(float(e.retry_after))
+
+
+class KeepResponseModels(BaseRequestMiddleware):
+    """aiogram checks every answer against the generic model `Response[T]`. Pydantic keeps
+    generic models only weakly, so each garbage collection drops them and the next call builds
+    the model again — about 10 ms of schema building, on most calls of a busy bot. Holding them
+    here makes that once per kind of answer."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Any, Any] = {}
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[T], bot: Bot, method: TelegramMethod[T]
+    ) -> Response[T]:
+        returning = method.__returning__
+        if returning not in self._kept:
+            self._kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)

@@ -274,13 +274,19 @@ class OrderService:
 
     # --- cards ---------------------------------------------------------------------------------
 
-    async def card(self, order_id: int) -> OrderCard:
-        """At most two calls, made together: the order and its allowed statuses."""
-        detail, allowed_or_error = await asyncio.gather(
-            self._cvety.get_order(order_id), self._cvety.allowed_statuses(order_id), return_exceptions=True
+    async def card(self, order_id: int, *, handled: bool = True) -> OrderCard:
+        """At most two calls and one read of the log, made together: the order, its allowed
+        statuses and (unless `handled` is False) who moved it where."""
+        detail, allowed_or_error, moves = await asyncio.gather(
+            self._cvety.get_order(order_id),
+            self._cvety.allowed_statuses(order_id),
+            self.handling(order_id, photos=True) if handled else _no_moves(),
+            return_exceptions=True,
         )
         if isinstance(detail, BaseException):
             raise detail
+        if isinstance(moves, BaseException):
+            raise moves
         allowed: AllowedStatuses | None
         if isinstance(allowed_or_error, ApiError):
             log.warning("allowed-statuses for order %s failed: %s", order_id, type(allowed_or_error).__name__)
@@ -292,8 +298,12 @@ class OrderService:
             allowed = AllowedStatuses(order_id=order_id, current=detail.status, allowed=[])
         else:
             allowed = allowed_or_error
-        handled = await self.handling(order_id, photos=True)
-        return OrderCard(detail, allowed, handled, *_photos(detail, handled))
+        return OrderCard(detail, allowed, moves, *_photos(detail, moves))
+
+    async def _with_handled(self, card: OrderCard) -> OrderCard:
+        """A card read with `handled=False`, completed for showing it to the person."""
+        moves = await self.handling(card.order.id, photos=True)
+        return OrderCard(card.order, card.allowed, moves, *_photos(card.order, moves))
 
     async def card_for(self, order_id: int, role: Role, actor_id: int) -> OrderCard:
         """The card as this person may see it; OrderHidden when they may not (checked every time)."""
@@ -336,18 +346,20 @@ class OrderService:
             if not leased:  # another replica kept the order busy too long: nothing was called
                 return ChangeResult(ChangeOutcome.UNAVAILABLE)
             try:
-                before = await self.card(order_id)
+                # The log is read only when this card is shown: after a change it is read again.
+                before = await self.card(order_id, handled=False)
             except ApiNotFound:
                 return ChangeResult(ChangeOutcome.NOT_FOUND)
             except (ApiUnavailable, ApiRejected):
                 return ChangeResult(ChangeOutcome.UNAVAILABLE)
             current = before.order.status
             if current != expected:
+                before = await self._with_handled(before)
                 return ChangeResult(ChangeOutcome.ALREADY, before, by=self._last_move(before))
             if before.allowed is None:
-                return ChangeResult(ChangeOutcome.UNAVAILABLE, before)
+                return ChangeResult(ChangeOutcome.UNAVAILABLE, await self._with_handled(before))
             if target not in before.allowed.allowed:
-                return ChangeResult(ChangeOutcome.REFUSED, before)
+                return ChangeResult(ChangeOutcome.REFUSED, await self._with_handled(before))
             try:
                 await self._cvety.change_status(order_id, target, comment)
             except ApiUnknownOutcome:
@@ -357,7 +369,7 @@ class OrderService:
                     ChangeOutcome.REFUSED, await self._card_or(before), reason=exc.server_message
                 )
             except ApiUnavailable:
-                return ChangeResult(ChangeOutcome.UNAVAILABLE, before)
+                return ChangeResult(ChangeOutcome.UNAVAILABLE, await self._with_handled(before))
             await self._record(actor_id, order_id, expected, target, comment)
             return ChangeResult(ChangeOutcome.CHANGED, await self._card_or(before, changed_to=target))
 
@@ -415,7 +427,7 @@ class OrderService:
             return await self.card(fallback.order.id)
         except ApiError:
             if changed_to is None:
-                return fallback
+                return await self._with_handled(fallback)
             order = fallback.order.model_copy(update={"status": changed_to})
             handled = await self.handling(order.id, photos=True)
             return OrderCard(order, None, handled, *_photos(order, handled))
@@ -477,6 +489,10 @@ def photo_url_in(comment: str | None) -> str | None:
 
 def _handling(entry: AuditEntry) -> Handling:
     return Handling(entry.actor_id, entry.after or "", entry.at, entry.comment, entry.action == PHOTO_ACTION)
+
+
+async def _no_moves() -> list[Handling]:
+    return []
 
 
 def _photos(order: Order, handled: list[Handling]) -> tuple[str | None, str | None]:

@@ -582,8 +582,8 @@ async def test_postgres_down_gets_a_friendly_word_and_loses_nothing(
             assert posts(bot, DELIVERY) == []
         finally:
             await pg_server.start(database)
-        # the flow is where it was: the same «Сохранить» works now, once
-        await bot.tg.press_button(FLORIST, text_contains="Сохранить", message=confirm)
+        # the flow is where it was: «Сохранить», given again with the refusal, works now, once
+        await bot.tg.press_button(FLORIST, text_contains="Сохранить")
         await bot.tg.wait_for_message(FLORIST, text_contains="Приход сохранён", timeout=WAIT)
         entry = await OutboxRepository(bot.app.sessions).get(op_id)
         assert entry is not None and entry.status == "done"

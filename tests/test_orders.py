@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from aiogram.methods.base import Response
+from aiogram.types import Message
 
 from sandbox import data
 from services.orders import AUDIT_ACTION, PHOTO_ACTION
@@ -38,6 +41,47 @@ def requests_to(bot: Harness, path: str, since: int = 0) -> int:
 async def open_card(bot: Harness, user: int, order_id: int) -> dict:
     await bot.tg.send_message(user, f"/order {order_id}")
     return await bot.tg.wait_for_message(user, text_contains=f"№{order_id}")
+
+
+# --- round trips per update ---------------------------------------------------------------------
+
+
+async def say(bot: Harness, user: int, text: str, expect: str) -> dict:
+    await bot.tg.send_message(user, text)
+    return await bot.tg.wait_for_message(user, text_contains=expect)
+
+
+def round_trips(caplog) -> list[str]:
+    lines = [r.getMessage() for r in caplog.records if r.name == "runtime.counters"]
+    caplog.clear()
+    return [line.split(" kind=", 1)[1] for line in lines]
+
+
+async def test_an_update_asks_the_database_only_what_it_must(tg: FakeTelegram, sandbox, tmp_path, caplog):
+    """LOG_LEVEL=DEBUG counts SQL statements, API calls and Bot API calls per update: the person
+    and the conversation come from memory once read; a status change writes the log once."""
+    caplog.set_level(logging.DEBUG, logger="runtime.counters")
+    async for bot in start_harness(tg, sandbox, tmp_path):
+        await say(bot, FLORIST, "/orders", "Заказы")
+        await bot.app.drain()  # the line is written once the update is done
+        caplog.clear()
+        await say(bot, FLORIST, "/orders", "Заказы")
+        await bot.app.drain()
+        assert round_trips(caplog) == ["message sql=0 api=1 telegram=1"]
+        card = await open_card(bot, OWNER, data.ORDER_N)
+        await bot.tg.press_button(OWNER, text_contains="Оплачен", message=card)
+        await bot.tg.wait_for_message(OWNER, text_contains="💳 Оплачен")
+        await bot.app.drain()
+        # API: detail ‖ allowed → change → detail ‖ allowed; SQL: the log written, read for the
+        # card (with the API calls), the new-order watch told; Bot API: answer and edit
+        assert round_trips(caplog)[-1] == "callback_query sql=3 api=5 telegram=2"
+        # aiogram checks each answer with a generic model pydantic keeps only weakly; the bot
+        # holds them, so they are built once, not again after each garbage collection
+        models = set()
+        for _ in range(10):
+            await say(bot, FLORIST, "/orders", "Заказы")
+            models.add(id(Response[Message]))
+        assert len(models) == 1
 
 
 # --- lists -------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ async def make_storage(store: tuple[str, str]) -> AsyncIterator[Callable[[], Bas
     made: list[BaseStorage] = []
 
     def make() -> BaseStorage:
-        made.append(fsm_storage(url if kind == "redis" else None, make_sessionmaker(engine)))
+        made.append(
+            fsm_storage(url if kind == "redis" else None, make_sessionmaker(engine), only_replica=False)
+        )
         return made[-1]
 
     yield make

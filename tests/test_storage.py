@@ -219,3 +219,144 @@ async def test_housekeeping_forgets_old_alert_state_and_finished_writes_only(ses
         assert await kv.get(key) is not None
     async with sessions() as session:
         assert {row.id for row in (await session.scalars(select(OutboxRow))).all()} == {"a3", "a4"}
+
+
+# --- what the bot keeps in memory instead of asking the database on every update ---------------
+
+
+def count_statements(engine) -> list[str]:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    return statements
+
+
+async def test_a_person_is_read_once_within_the_cache_time_and_at_once_after_a_change(engine, sessions):
+    now = [1000.0]
+    cached = StaffRepository(sessions, cache_seconds=5.0, clock=lambda: now[0])
+    staff = StaffService(cached, AuditLog(sessions))
+    await staff.add(1003, role="florist", name="Асель")
+    statements = count_statements(engine)
+    assert (await staff.get_active(1003)) is not None
+    assert (await staff.get_active(1003)) is not None and await staff.names({1003}) == {1003: "Асель"}
+    assert len(statements) == 1
+    await staff.deactivate(1003)  # through this repository: refused at the next update
+    assert await staff.get_active(1003) is None
+    # a write by another process (a second replica, `cvety-bot staff`) is seen once the time is up
+    other = StaffService(StaffRepository(sessions), AuditLog(sessions))
+    await other.add(1003, role="courier", name="Асель")
+    assert await staff.get_active(1003) is None
+    now[0] += 5.0
+    member = await staff.get_active(1003)
+    assert member is not None and member.role == "courier"
+
+
+async def test_a_stranger_is_remembered_too_until_added(sessions):
+    cached = StaffRepository(sessions, cache_seconds=5.0)
+    assert await cached.get(2001) is None
+    await StaffService(cached, AuditLog(sessions)).add(2001, role="florist", name="Новенькая")
+    assert await cached.get(2001) is not None
+
+
+async def test_a_read_that_overlaps_a_write_is_not_remembered(engine, sessions):
+    cached = StaffRepository(sessions, cache_seconds=60.0)
+    await cached.upsert(1003, name="Асель", role="florist")
+    gate, reading = asyncio.Event(), asyncio.Event()
+    real_sessions = cached._sessions
+
+    class SlowRead:  # the read has its old row in hand when the write lands
+        def __call__(self):
+            session = real_sessions()
+            real_get = session.get
+
+            async def get(*args, **kwargs):
+                row = await real_get(*args, **kwargs)
+                reading.set()
+                await gate.wait()
+                return row
+
+            session.get = get
+            return session
+
+    cached._sessions = SlowRead()  # type: ignore[assignment]
+    stale = asyncio.create_task(cached.get(1003))
+    await reading.wait()
+    cached._sessions = real_sessions
+    await cached.upsert(1003, active=False)
+    gate.set()
+    assert (await stale).active  # what it read before the write…
+    assert not (await cached.get(1003)).active  # …is not what the next update gets
+
+
+async def test_the_only_replica_reads_a_conversation_once_and_writes_through(engine, sessions):
+    key = StorageKey(bot_id=1, chat_id=10, user_id=10)
+    remembering = SqlStorage(FsmRepository(sessions, only_writer=True))
+    statements = count_statements(engine)
+    assert await remembering.get_state(key) is None
+    assert await remembering.get_state(key) is None and await remembering.get_data(key) == {}
+    assert len(statements) == 1
+    await remembering.set_state(key, "Delivery:quantity")
+    await remembering.update_data(key, {"quantity": 50})
+    written = len(statements)
+    assert await remembering.get_state(key) == "Delivery:quantity"
+    assert await remembering.get_data(key) == {"quantity": 50}
+    assert len(statements) == written  # read from memory
+    # and it is in the table: a restart (a new storage) finds it
+    fresh = SqlStorage(FsmRepository(sessions))
+    assert await fresh.get_state(key) == "Delivery:quantity" and await fresh.get_data(key) == {"quantity": 50}
+    data = await remembering.get_data(key)
+    data["quantity"] = 7  # a handler changing its copy changes nothing stored
+    assert await remembering.get_data(key) == {"quantity": 50}
+
+
+async def test_a_failed_conversation_write_is_not_remembered(engine, sessions):
+    from sqlalchemy import event
+
+    key = StorageKey(bot_id=1, chat_id=10, user_id=10)
+    remembering = SqlStorage(FsmRepository(sessions, only_writer=True))
+    await remembering.set_state(key, "Delivery:quantity")
+
+    def refuse(*_args):
+        raise RuntimeError("disk full")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", refuse)
+    with pytest.raises(Exception, match="disk full"):
+        await remembering.set_state(key, "Delivery:price")
+    event.remove(engine.sync_engine, "before_cursor_execute", refuse)
+    assert await remembering.get_state(key) == "Delivery:quantity"  # what the table holds
+
+
+def test_the_head_revision_read_from_the_scripts_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from services.storage.db import MIGRATIONS_DIR, head_revision
+
+    assert [head_revision()] == list(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+
+
+async def test_a_database_at_the_head_starts_without_loading_alembic(tmp_path):
+    """Alembic would stay in the running bot's memory for nothing once the schema is current."""
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from services.storage.db import create_engine, migrate\n"
+        "async def main():\n"
+        f"    engine = create_engine('sqlite+aiosqlite:///{tmp_path}/bot.db')\n"
+        "    await migrate(engine)\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+
+    async def start() -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await process.communicate()
+        assert process.returncode == 0
+        return out.decode().strip()
+
+    assert await start() == "True"  # a new database: migrated
+    assert await start() == "False"  # at the head: nothing to do

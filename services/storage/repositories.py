@@ -4,6 +4,8 @@ returns plain data, so no transaction is ever held across a network call."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,13 +34,39 @@ def _person(row: StaffRow) -> Person:
 
 
 class StaffRepository:
-    def __init__(self, sessions: Sessions) -> None:
+    """Every update asks who its person is, so `get` answers from memory for `cache_seconds`.
+    A write through this repository is seen at once; one by another process (a second replica,
+    `cvety-bot staff`) within `cache_seconds`."""
+
+    MAX_CACHED = 10_000  # strangers writing from many ids must not grow it without end
+
+    def __init__(
+        self, sessions: Sessions, *, cache_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._sessions = sessions
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cached: dict[int, tuple[float, Person | None]] = {}
+        self._writes = 0  # a read that overlapped a write must not cache what it read
 
     async def get(self, telegram_id: int) -> Person | None:
+        now = self._clock()
+        cached = self._cached.get(telegram_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        writes = self._writes
         async with self._sessions() as session:
             row = await session.get(StaffRow, telegram_id)
-            return _person(row) if row else None
+            person = _person(row) if row else None
+        if self._cache_seconds > 0 and writes == self._writes:
+            if len(self._cached) >= self.MAX_CACHED:
+                self._cached.clear()
+            self._cached[telegram_id] = (now + self._cache_seconds, person)
+        return person
+
+    def _changed(self, telegram_id: int) -> None:
+        self._writes += 1
+        self._cached.pop(telegram_id, None)
 
     async def list_all(self, *, include_inactive: bool = True) -> list[Person]:
         async with self._sessions() as session:
@@ -87,13 +115,16 @@ class StaffRepository:
                     row.active = active
                     row.unreachable = False if active else row.unreachable
             await session.flush()
-            return before, _person(row)
+            after = _person(row)
+        self._changed(telegram_id)
+        return before, after
 
     async def set_unreachable(self, telegram_id: int, unreachable: bool = True) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(StaffRow, telegram_id)
             if row is not None:
                 row.unreachable = unreachable
+        self._changed(telegram_id)
 
     async def remove(self, telegram_id: int) -> Person | None:
         async with self._sessions.begin() as session:
@@ -102,7 +133,8 @@ class StaffRepository:
                 return None
             before = _person(row)
             await session.delete(row)
-            return before
+        self._changed(telegram_id)
+        return before
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,42 +254,72 @@ class KeyValueStore:
 
 
 class FsmRepository:
-    """Conversation state per key (string), for the bot's FSM storage adapter."""
+    """Conversation state per key (string), for the bot's FSM storage adapter. With
+    `only_writer` (a polling bot: the only replica) it remembers what it read and wrote, so only
+    a person's first update after a start reads the table."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, sessions: Sessions, *, only_writer: bool = False) -> None:
         self._sessions = sessions
+        self._known: dict[str, tuple[str | None, str]] | None = {} if only_writer else None
+        self._writes = 0  # a read that overlapped a write must not remember what it read
 
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
-        async with self._sessions() as session:
-            row = await session.get(FsmRow, key)
-            if row is None:
-                return None, {}
-            return row.state, json.loads(row.data or "{}")
+        known = self._known.get(key) if self._known is not None else None
+        if known is None:
+            writes = self._writes
+            async with self._sessions() as session:
+                row = await session.get(FsmRow, key)
+                known = (None, "{}") if row is None else (row.state, row.data or "{}")
+            if writes == self._writes:
+                self._remember(key, known)
+        return known[0], json.loads(known[1])
 
     async def set_state(self, key: str, state: str | None) -> None:
+        write = self._start_write(key)
         async with self._sessions.begin() as session:
             row = await session.get(FsmRow, key)
+            data = "{}" if row is None else row.data or "{}"
             if row is None:
-                if state is None:
-                    return
-                session.add(FsmRow(key=key, state=state, data="{}", updated_at=utcnow()))
+                if state is not None:
+                    session.add(FsmRow(key=key, state=state, data="{}", updated_at=utcnow()))
             else:
                 row.state = state
                 if state is None and row.data in ("{}", ""):
                     await session.delete(row)
+        self._written(write, key, (state, data))
 
     async def set_data(self, key: str, data: dict[str, Any]) -> None:
         encoded = json.dumps(data, ensure_ascii=False, default=str)
+        write = self._start_write(key)
         async with self._sessions.begin() as session:
             row = await session.get(FsmRow, key)
+            state = None if row is None else row.state
             if row is None:
-                if not data:
-                    return
-                session.add(FsmRow(key=key, state=None, data=encoded, updated_at=utcnow()))
+                if data:
+                    session.add(FsmRow(key=key, state=None, data=encoded, updated_at=utcnow()))
             else:
                 row.data = encoded
                 if not data and row.state is None:
                     await session.delete(row)
+        self._written(write, key, (state, encoded))
+
+    def _start_write(self, key: str) -> int:
+        self._writes += 1
+        if self._known is not None:
+            self._known.pop(key, None)  # a write that fails leaves the next read to the table
+        return self._writes
+
+    def _written(self, write: int, key: str, value: tuple[str | None, str]) -> None:
+        if write == self._writes:  # no other write came in between: this is what the table holds
+            self._remember(key, value)
+
+    def _remember(self, key: str, value: tuple[str | None, str]) -> None:
+        if self._known is not None:
+            if len(self._known) >= self.MAX_REMEMBERED:
+                self._known.clear()
+            self._known[key] = value
 
 
 @dataclass(frozen=True, slots=True)
