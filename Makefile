@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint figures locales clean image
+.PHONY: run test lint figures locales clean image bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Need Python 3.11+ (python3.11 or python3 on PATH)"; exit 1; }
@@ -37,6 +37,9 @@ lint: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/python -m tests.figures
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.speed
 
 locales: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k __ -k lazy_gettext --no-location --omit-header --sort-output -o views/locales/messages.pot .
