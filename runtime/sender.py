@@ -116,6 +116,7 @@ class Sender:
         self._clock = clock
         self._sleep = sleep
         self._global = _per_second(limits.global_per_second)
+        self._global_turn = asyncio.Lock()
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one call at a time: FIFO
         self._windows: dict[tuple[int, bool], _Window] = {}  # (chat, edit?): sends and edits apart
         self._migrations: dict[int, int] = {}
@@ -278,13 +279,20 @@ class Sender:
             window = _Window(group, GROUP_WINDOW) if chat_id < 0 else _per_second(private)
             self._windows[chat_id, edit] = window
         while True:
-            now = self._clock()
-            delay = max(window.wait(now) if pace_chat else 0.0, self._global.wait(now))
-            if delay <= 0:
+            if pace_chat:  # the chat's own pace first, outside the queue: it holds nobody else up
+                while (delay := window.wait(self._clock())) > 0:
+                    await self._sleep(delay)
+            # The global slots go first come, first served (an asyncio lock wakes its waiters in
+            # order): with 20 people at once nobody loses the race for a free slot again and again.
+            async with self._global_turn:
+                while (delay := self._global.wait(self._clock())) > 0:
+                    await self._sleep(delay)
+                now = self._clock()
+                if pace_chat and window.wait(now) > 0:
+                    continue  # another send to this chat came first: its pace again
                 window.take(now)
                 self._global.take(now)
                 return
-            await self._sleep(delay)  # another chat may take the global slot first: look again
 
     async def _migrated(self, old: int, new: int) -> None:
         log.warning("chat %s was upgraded to the supergroup %s: sending there from now on", old, new)

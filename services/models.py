@@ -9,11 +9,13 @@ Lists skip an item that cannot be read (logged as a warning) instead of failing 
 from __future__ import annotations
 
 import html
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -202,6 +204,14 @@ class Page(Generic[T]):
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(frozen=True)
+    # How many built models to keep by the JSON they came from (0: none). A list read again
+    # brings mostly the same objects, and the models are frozen: an unchanged one is reused.
+    REMEMBER: ClassVar[int] = 0
+    _remembered: ClassVar[OrderedDict[tuple[str | None, str], Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._remembered = OrderedDict()
 
     @classmethod
     def _fields(cls, raw: dict[str, Any], origin: str | None) -> dict[str, Any]:
@@ -212,7 +222,18 @@ class ApiModel(BaseModel):
         """Build from one JSON object; ValueError (or pydantic's ValidationError) if unusable."""
         if not isinstance(raw, dict):
             raise ValueError(f"{cls.__name__}: expected an object, got {type(raw).__name__}")
-        return cls.model_validate(cls._fields(raw, origin))
+        if not cls.REMEMBER:
+            return cls.model_validate(cls._fields(raw, origin))
+        key = (origin, json.dumps(raw, ensure_ascii=False, default=str))
+        model: Self | None = cls._remembered.get(key)
+        if model is None:
+            model = cls.model_validate(cls._fields(raw, origin))
+            cls._remembered[key] = model
+            if len(cls._remembered) > cls.REMEMBER:
+                cls._remembered.popitem(last=False)
+        else:
+            cls._remembered.move_to_end(key)
+        return model
 
     @classmethod
     def optional_from_api(cls, raw: Any, *, origin: str | None = None) -> Self | None:
@@ -371,6 +392,8 @@ def _status_code(value: Any) -> Any:
 
 
 class Order(ApiModel):
+    REMEMBER = 300  # three lists of 100: /orders pages through tabs of one shop's newest orders
+
     id: int
     number: str
     status: str = ""

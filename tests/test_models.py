@@ -771,3 +771,22 @@ def test_colleague_write_answer():
     )
     with pytest.raises(ValueError):
         Colleague.from_api({"name": "no id"})
+
+
+def test_an_order_read_again_unchanged_is_the_same_model_and_a_changed_one_is_new():
+    from services.models import Order
+
+    raw = {"id": 990001, "number": "990001", "status_id": "N", "paymentAmount": "12 990 ₸"}
+    first = Order.from_api(dict(raw), origin="https://cvety.kz")
+    assert Order.from_api(dict(raw), origin="https://cvety.kz") is first  # built once
+    changed = Order.from_api({**raw, "status_id": "AP"}, origin="https://cvety.kz")
+    assert changed is not first and changed.status == "AP" and first.status == "N"
+    assert Order.from_api(dict(raw), origin=None) is not first  # image paths depend on the origin
+
+
+def test_remembered_orders_are_bounded():
+    from services.models import Order
+
+    for i in range(Order.REMEMBER + 50):
+        Order.from_api({"id": 800000 + i, "number": str(i), "status_id": "N"})
+    assert len(Order._remembered) == Order.REMEMBER

@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 
-from runtime.sender import Limits, Sender
+from runtime.sender import Limits, Sender, SenderMiddleware
 from tests.fake_telegram import NOT_MODIFIED, TINY_PNG, FakeClock, FakeTelegram, make_bot, message_text
 
 USER, OTHER_USER = 4242, 4343
@@ -389,3 +389,33 @@ async def test_the_fake_answers_429_like_telegram(fake, clock, bot) -> None:
     assert fake.errors == []
     assert fake.max_sends_per_window(GROUP) == 20
     assert fake.max_sends_per_window(USER, window=3.0) == 3
+
+
+async def test_under_load_the_global_slots_go_first_come_first_served() -> None:
+    """Twenty people each getting replies one after another, more than the global limit allows:
+    a reply leaves after every reply asked before it, never overtaken by one asked later (so no
+    one waits several turns because somebody else looked for a freed slot first)."""
+    # real time: the race for a freed slot is between real timers
+    async with FakeTelegram() as server:  # its flood limits off: ours are tested
+        bot = make_bot(server)
+        left: list[int] = []
+
+        async def record(make_request: Any, bot: Bot, method: Any) -> Any:
+            if isinstance(method, SendMessage):
+                left.append(int(method.text.rsplit(" ", 1)[1]))
+            return await make_request(bot, method)
+
+        sender = Sender(bot, limits=Limits(global_per_second=60.0))
+        bot.session.middleware(SenderMiddleware(sender))  # replies, as handlers send them
+        bot.session.middleware(record)
+        asked = iter(range(1, 161))
+
+        async def person(user: int) -> None:
+            server.user(user)
+            for _ in range(8):
+                await bot.send_message(user, f"Заказы на сегодня {next(asked)}")
+
+        await asyncio.gather(*(person(user) for user in range(6001, 6021)))
+        await bot.session.close()
+    overtaken = sum(1 for earlier, later in zip(left, left[1:], strict=False) if later < earlier)
+    assert overtaken == 0, left
