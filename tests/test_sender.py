@@ -4,6 +4,7 @@ the fake's flood limits and the sender's pacing see the same time, and nothing r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -417,5 +418,5 @@ async def test_under_load_the_global_slots_go_first_come_first_served() -> None:
 
         await asyncio.gather(*(person(user) for user in range(6001, 6021)))
         await bot.session.close()
-    overtaken = sum(1 for earlier, later in zip(left, left[1:], strict=False) if later < earlier)
+    overtaken = sum(1 for earlier, later in itertools.pairwise(left) if later < earlier)
     assert overtaken == 0, left
