@@ -42,6 +42,7 @@ from services.cvety_api import CvetyApi
 from services.errors import ApiError
 from services.http import make_http_client
 from services.inventory import InventoryService, RecentChoices
+from services.invoice_photo import InvoiceReader
 from services.orders import OrderService
 from services.outbox import Outbox
 from services.people import ColleagueService, InviteService
@@ -266,6 +267,7 @@ async def build_application(
         staff_service=staff,
         orders=orders,
         inventory=InventoryService(crm, threshold=settings.low_stock_threshold),
+        invoices=InvoiceReader(),
         outbox=outbox,
         recent=RecentChoices(kv),
         subscriptions=alerts.subscriptions,

@@ -12,6 +12,7 @@ from handlers import (
     fallback,
     groups,
     inventory,
+    invoice_photo,
     language,
     orders,
     profile,
@@ -26,6 +27,7 @@ def get_routers() -> list[Router]:
     return [
         colleagues.get_start_router(),  # /start <invitation>, before the plain /start
         start.get_router(),
+        invoice_photo.get_router(),  # a photo in /delivery, before any other photo handler
         orders.get_router(),
         inventory.get_router(),
         stocktake.get_router(),

@@ -403,6 +403,9 @@ async def save(
         # a second tap after the flow ended, or a forged button: say what is true
         await ctx.toast(_("Уже сохранено или устарело."))
         return
+    if any(row.get("doubt") for row in data.get("invoice") or []):  # a stale or forged «Сохранить»
+        await ctx.toast(_("Сначала проверьте числа с ❓."), alert=True)
+        return
     await ctx.toast(_("⏳ Сохраняю…"))
     assert ctx.screen is not None
     await ctx.show(ctx.screen.html_text, reply_markup=None)
@@ -458,8 +461,9 @@ async def _save_invoice(ctx: Ctx, data: dict[str, Any], outbox: Outbox) -> dict[
     """What the lines came to, once all are stored; None when the database stopped taking them
     (those stored are told, «Сохранить» again stores the rest), or a second tap found them saving."""
     op_id = str(data["op"])
+    note = "фото накладной" if data.get("photo") else "накладная"
     saved = await stock.submit_invoice(
-        outbox, data.get("invoice", []), op_id, created_by=ctx.staff_id, chat_id=ctx.chat_id
+        outbox, data.get("invoice", []), op_id, created_by=ctx.staff_id, chat_id=ctx.chat_id, note=note
     )
     if saved.failure is None:
         return None if all(o.duplicate for o in saved.outcomes) else view.invoice_outcome(saved, "", op_id)

@@ -201,13 +201,13 @@ def parse_invoice(text: str, flowers: list[Flower]) -> list[InvoiceLine]:
         line = " ".join(raw.replace("\t", " ").split()).strip(" ,;-–—")
         if not line:
             continue
-        lines.append(_parse_line(line, flowers))
+        lines.append(parse_invoice_line(line, flowers))
         if len(lines) >= INVOICE_MAX_LINES:
             break
     return lines
 
 
-def _parse_line(line: str, flowers: list[Flower]) -> InvoiceLine:
+def parse_invoice_line(line: str, flowers: list[Flower]) -> InvoiceLine:
     separated = _SEPARATOR.sub(" ", line)
     words = re.sub(r"(?<=\d)\s*(?:шт\.?|штук[аи]?|₸|тг\.?)(?=\s|$)", "", separated, flags=re.I).split()
     numbers = 0
@@ -268,13 +268,19 @@ class InvoiceSaved:
 
 
 async def submit_invoice(
-    outbox: Outbox, rows: list[dict[str, Any]], op_id: str, *, created_by: int, chat_id: int
+    outbox: Outbox,
+    rows: list[dict[str, Any]],
+    op_id: str,
+    *,
+    created_by: int,
+    chat_id: int,
+    note: str = "накладная",
 ) -> InvoiceSaved:
     """Each line through the outbox under its own op id, so «Сохранить» again after the database
     stopped taking them stores the rest and skips the lines stored already."""
     saved = InvoiceSaved([])
     for index, row in enumerate(rows):
-        payload = {**row, "note": "накладная"}
+        payload = {k: v for k, v in row.items() if k != "doubt"} | {"note": note}
         try:
             outcome = await outbox.submit(
                 WriteKind.FLOWER_DELIVERY,

@@ -98,6 +98,7 @@ E2E_MODULES = frozenset(
         "test_faults_jobs",
         "test_groups",
         "test_inventory",
+        "test_invoice_photo_flow",
         "test_odd_input",
         "test_orders",
         "test_profile",

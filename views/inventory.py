@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from services.inventory import InputError, InputProblem, InvoiceLine, InvoiceSaved, LineStatus, LowStock
+from services.invoice_photo import PRICE, QUANTITY, TotalCheck
 from services.models import Flower, Movement
 from services.outbox import WriteKind, WriteOutcome, WriteState, op_ids_in
 from views.callbacks import FlowCb, StockCb
@@ -312,6 +313,116 @@ def invoice_table(lines: list[InvoiceLine]) -> str:
 
 def invoice_keyboard(op_id: str) -> InlineKeyboardMarkup:
     return keyboard([button(_("✅ Сохранить найденные"), FlowCb(action="save", arg=op_id))], [_cancel()])
+
+
+def skipped_line(text: str, status: str, suggestions: list[str]) -> str:
+    """An invoice line that will not be saved, and why."""
+    names = ", ".join(esc(cut(name, 40)) for name in suggestions)
+    if status == LineStatus.AMBIGUOUS:
+        return "❓ «" + esc(cut(text, 60)) + "» — " + _("подходит несколько: {options}").format(options=names)
+    if status == LineStatus.BAD_NUMBER:
+        return "⚠️ «" + esc(cut(text, 60)) + "» — " + _("нет количества")
+    maybe = " (" + _("может быть: {names}").format(names=names) + ")" if names else ""
+    return "⚠️ «" + esc(cut(text, 60)) + "» — " + _("не нашёл") + maybe
+
+
+def _photo_row(number: int, row: dict[str, Any]) -> str:
+    doubt = set(row.get("doubt", ()))
+    quantity = f"{row['quantity']}{'❓' if QUANTITY in doubt else ''}"
+    price = ""
+    if row.get("price") is not None:
+        price = f" · {esc(format_money(row['price']))}{'❓' if PRICE in doubt else ''}"
+    mark = "❓" if doubt else "✅"
+    return f"{number}. {mark} {esc(cut(row['flower_name'], NAME))} — {quantity} шт{price}"
+
+
+def photo_invoice(
+    rows: list[dict[str, Any]], skipped: list[dict[str, Any]], check: TotalCheck | None, op_id: str
+) -> dict[str, Any]:
+    """The invoice read from a photo: ✅ lines, ❓ numbers to confirm, what will not be saved, and
+    whether the lines add up to the printed total. «Сохранить» only once nothing is doubtful."""
+    lines = [_("<b>Накладная с фото — проверьте:</b>"), ""]
+    lines += [_photo_row(number, row) for number, row in enumerate(rows, 1)]
+    lines += [skipped_line(item["text"], item["status"], item.get("suggestions", [])) for item in skipped]
+    if check is not None and check.quantity is not None:
+        lines += [
+            "",
+            _("⚠️ Не сходится: в накладной итого {printed} шт, в строках {counted} шт.").format(
+                printed=check.quantity[0], counted=check.quantity[1]
+            ),
+        ]
+    if check is not None and check.amount is not None:
+        lines += [
+            "",
+            _("⚠️ Не сходится: в накладной итого {printed}, в строках {counted}.").format(
+                printed=esc(format_money(check.amount[0])), counted=esc(format_money(check.amount[1]))
+            ),
+        ]
+    doubtful = [number for number, row in enumerate(rows, 1) if row.get("doubt")]
+    buttons = []
+    if doubtful:
+        lines += ["", _("Числа с ❓ прочитаны неуверенно: нажмите строку и проверьте число.")]
+        for number in doubtful:
+            row = rows[number - 1]
+            label = f"❓ {number}. {cut(row['flower_name'], 24)} — {row['quantity']}"
+            buttons.append([button(label, FlowCb(action="fix", arg=f"{op_id}.{number - 1}"))])
+    else:
+        lines += [
+            "",
+            _("Будет сохранено строк: {good} из {total}.").format(
+                good=len(rows), total=len(rows) + len(skipped)
+            ),
+        ]
+        buttons.append([button(_("✅ Сохранить"), FlowCb(action="save", arg=op_id))])
+    if skipped:
+        lines.append(_(UNSAVED_LINES))
+    return {"text": "\n".join(lines), "reply_markup": keyboard(*buttons, [_cancel()])}
+
+
+def ask_invoice_number(row: dict[str, Any], number: int, field: str, op_id: str) -> dict[str, Any]:
+    """One doubtful number of a photographed invoice: type the right one, or confirm it."""
+    name = esc(cut(row["flower_name"], NAME))
+    if field == QUANTITY:
+        text = _("Строка {number}, {name}: сколько штук? Прочитано: {value}. Введите число.").format(
+            number=number, name=name, value=row["quantity"]
+        )
+    else:
+        text = _("Строка {number}, {name}: какая цена за штуку? Прочитано: {value}. Введите число.").format(
+            number=number, name=name, value=esc(format_money(row["price"]))
+        )
+    value = row["quantity"] if field == QUANTITY else row["price"]
+    ok = button(
+        _("✓ {value} — верно").format(value=value),
+        FlowCb(action="fixok", arg=f"{op_id}.{number - 1}.{field}"),
+    )
+    return {"text": text, "reply_markup": keyboard([ok], [_cancel()])}
+
+
+PHOTO_ADVICE = N_(
+    "Сфотографируйте накладную целиком, ровно сверху и при хорошем свете — или вставьте её текст сообщением."
+)
+UNREADABLE = {
+    "not_an_image": N_("Это не фото."),
+    "too_large": N_("Фото слишком большое."),
+    "too_dark": N_("Фото слишком тёмное."),
+    "blurred": N_("Фото размыто."),
+    "no_text": N_("На фото не видно текста накладной."),
+    "unavailable": N_("Не получилось прочитать фото."),
+}
+
+
+def unreadable_photo(reason: str) -> str:
+    return (
+        _(UNREADABLE.get(reason, UNREADABLE["unavailable"]))
+        + " "
+        + _(PHOTO_ADVICE)
+        + "\n"
+        + _("/cancel — выйти.")
+    )
+
+
+def no_invoice_lines() -> str:
+    return _("На фото не нашлось строк накладной (цветок, количество, цена).") + " " + _(PHOTO_ADVICE)
 
 
 def invoice_outcome(saved: InvoiceSaved, failure: str, op_id: str) -> dict[str, Any]:
