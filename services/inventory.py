@@ -229,6 +229,10 @@ def parse_invoice_line(line: str, flowers: list[Flower]) -> InvoiceLine:
         top = word_score(name, candidates[0].name)
         tied = [c for c in candidates if word_score(name, c.name) == top]
         key = (1 if len(tied) == 1 else 0, top)
+        if best is not None and best.flower is not None and tied == [best.flower]:
+            # «Роза розовая 50 см 50 650»: the quantity repeating the size matches the name once
+            # more, yet it is the same flower: the reading with the price stands
+            continue
         if key <= best_key:
             continue
         try:

@@ -97,3 +97,18 @@ def test_lines_that_do_not_add_up_are_said_plainly():
     assert check_total(saved, None) is None
     # a sum cannot be checked when a line has no price
     assert check_total([{"quantity": 5, "price": None}], Total(amount=100)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity", "price"),
+    [
+        ("Роза красная 60 см 60 950", 60, 950),  # the quantity repeats the size in the name
+        ("Роза красная 60 см 6 500", 6, 500),  # or starts like it
+        ("Роза красная 60 50", 50, None),  # the size, then the quantity, no price
+    ],
+)
+def test_a_quantity_like_the_size_in_the_name_is_not_taken_for_it(text, quantity, price):
+    from services.inventory import parse_invoice
+
+    (line,) = parse_invoice(text, FLOWERS)
+    assert (line.flower and line.flower.id, line.quantity, line.price) == ("rose-red", quantity, price)
