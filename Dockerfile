@@ -20,7 +20,12 @@ RUN --mount=type=secret,id=pip_cert set -e; \
 
 FROM ${BASE}
 COPY --from=build /opt/venv /opt/venv
-RUN useradd --system --uid 10001 --home-dir /data --create-home cvety
+# Tesseract with the Russian and Kazakh data reads photographed invoices (services/ocr.py).
+RUN set -e; apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz; \
+    rm -rf /var/lib/apt/lists/*; \
+    useradd --system --uid 10001 --home-dir /data --create-home cvety
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite+aiosqlite:////data/cvety-bot.db

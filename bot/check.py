@@ -112,12 +112,23 @@ async def run_checks(settings: Settings, *, bot_session: BaseSession | None = No
             raise RuntimeError(_("не отвечает: {reason}").format(reason=_describe(exc))) from exc
         return _("отвечает (Redis {version})").format(version=version)
 
+    async def invoice_photos() -> str:
+        from services import ocr
+
+        if not ocr.available():
+            raise RuntimeError(
+                _("Tesseract не установлен: фото накладных не читаются")
+                + " (apt-get install tesseract-ocr tesseract-ocr-rus)"
+            )
+        return _("фото накладных читаются (Tesseract, языки {languages})").format(languages=ocr.languages())
+
     probes = [_run("telegram", telegram), _run("cvety.kz API", cvety), _run("CRM API", crm)]
     if settings.alert_chat_id is not None:
         probes.append(_run("alert chat", alert_chat))
     probes.append(_run(_("база данных"), database))
     if settings.redis_url:
         probes.append(_run("Redis", redis))
+    probes.append(_run(_("фото накладных"), invoice_photos))
     try:
         results += await asyncio.gather(*probes)
     finally:

@@ -278,8 +278,10 @@ def _seed_products(state: SandboxState, now: datetime) -> None:
     for pid, title, price, kind, images, days, width, height, production, recipe, colors in _PRODUCTS:
         created = "-0001-11-30T00:00:00+0000"
         if days >= 0:
-            added = now - timedelta(days=days, hours=3)
-            created = added.replace(minute=59, second=39).strftime(_PRODUCT_TIME)
+            # the first second of that day: «on the showcase N days» whatever the time of day
+            # (an hour after midnight in Almaty, "3 hours earlier" was a day more)
+            added = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0)
+            created = added.strftime(_PRODUCT_TIME)
         paths = [_img(name) for name in images]
         state.placeholder_images.update(paths)
         state.products[pid] = Product(

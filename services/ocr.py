@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 Reason = Literal["not_an_image", "too_large", "too_dark", "blurred", "no_text", "unavailable"]
 
@@ -124,6 +125,12 @@ def read_image(data: bytes) -> OcrPage:
 def prepare(data: bytes) -> Image.Image:
     """The picture as Tesseract should get it: upright, greyscale, text large enough, full
     contrast. Raises UnreadablePhoto for what is not an image, too large, too dark, blurred."""
+    from PIL import (
+        Image,
+        ImageOps,
+        UnidentifiedImageError,
+    )  # with the first photo: the bot starts without Pillow
+
     if len(data) > MAX_BYTES:
         raise UnreadablePhoto("too_large", f"{len(data)} bytes")
     try:
@@ -160,6 +167,8 @@ def skew(grey: Image.Image) -> float:
     angle at which the rows of ink are sharpest (a projection profile), searched coarse to fine
     on a small copy. Tesseract's own deskew copes with ~1°; a table's numbers far to the right of
     a tilted photo otherwise land on the row above or below."""
+    from PIL import Image  # with the first photo: the bot starts without Pillow
+
     small = grey.resize((SKEW_WIDTH, max(1, round(grey.height * SKEW_WIDTH / grey.width))))
     low, high = _percentiles(small, (0.01, 0.9))
     middle = (low + high) // 2
@@ -182,6 +191,8 @@ def _variance(values: list[int]) -> float:
 
 def check(grey: Image.Image) -> None:
     """Cheap checks of the prepared greyscale picture, in the order a person should fix them."""
+    from PIL import ImageFilter, ImageOps  # with the first photo: the bot starts without Pillow
+
     low, high = _percentiles(grey, (0.005, 0.98))
     if high < DARK_BRIGHTEST:
         raise UnreadablePhoto("too_dark", f"paper at {high}")
@@ -197,11 +208,14 @@ def check(grey: Image.Image) -> None:
 
 def sharpness(grey: Image.Image) -> float:
     """The 99.5th percentile of edge strength, for calibration (bench/ocr.py)."""
+    from PIL import ImageFilter, ImageOps  # with the first photo: the bot starts without Pillow
+
     edges = ImageOps.autocontrast(grey, cutoff=(1, 1)).filter(ImageFilter.FIND_EDGES)
     return float(_percentiles(edges.crop((1, 1, edges.width - 1, edges.height - 1)), (0.995,))[0])
 
 
 def _percentiles(grey: Image.Image, fractions: Sequence[float]) -> list[int]:
+
     histogram = grey.histogram()
     total = sum(histogram)
     out = []

@@ -45,10 +45,11 @@ async def test_check_against_the_sandbox_reports_every_part_ok(tg, sandbox, tmp_
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     lines = stdout.decode().strip().splitlines()
     assert process.returncode == 0, (stdout, stderr)
-    assert [line.split()[0] for line in lines] == ["ok"] * 5
+    assert [line.split()[0] for line in lines] == ["ok"] * 6
     assert "@cvety_test_bot" in lines[1]
     assert "Cvety.kz" in lines[2]
     assert lines[4] == "ok    база данных: база ещё пуста: `cvety-bot run` создаст таблицы при запуске"
+    assert lines[5].startswith("ok    фото накладных: фото накладных читаются (Tesseract, языки rus")
     assert not (tmp_path / "child.db").exists()  # check only looks: it creates no database
     assert sandbox.token not in stdout.decode() + stderr.decode()
 

@@ -112,3 +112,13 @@ def test_a_quantity_like_the_size_in_the_name_is_not_taken_for_it(text, quantity
 
     (line,) = parse_invoice(text, FLOWERS)
     assert (line.flower and line.flower.id, line.quantity, line.price) == ("rose-red", quantity, price)
+
+
+def test_the_bot_starts_without_pillow_and_tesseract_loaded():
+    """Read photos are rare: the libraries come with the first one, not into every bot's memory."""
+    import subprocess
+    import sys
+
+    script = "import sys, bot.app; print('PIL' in sys.modules or 'pytesseract' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
