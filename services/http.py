@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
+from services.aiohttp_transport import AiohttpTransport
 from services.errors import (
     ApiBadResponse,
     ApiError,
@@ -49,7 +50,8 @@ def make_http_client(
     read_timeout: float = 20.0,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """The shared client of one backend; the composition root owns it and closes it."""
+    """The shared client of one backend; the composition root owns it and closes it. Its bytes go
+    through aiohttp (services/aiohttp_transport.py) unless a test passes its own transport."""
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(
@@ -57,7 +59,7 @@ def make_http_client(
         ),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        transport=transport,
+        transport=transport or AiohttpTransport(),
     )
 
 

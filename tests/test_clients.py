@@ -3,13 +3,18 @@ and every failure kind, with the token kept out of every error and log line."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import json
 import logging
 import socket
 import traceback
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from aiohttp import web
 
 from services.crm_api import CrmApi
 from services.cvety_api import CvetyApi
@@ -752,4 +757,79 @@ async def test_connection_refused_is_unavailable_even_for_a_write(caplog):
     assert type(read.value) is ApiUnavailable and type(write.value) is ApiUnavailable
     assert "ConnectError" in str(write.value)
     assert_secret_free(read.value, caplog)
+    assert_secret_free(write.value, caplog)
+
+
+# --- the bytes on the wire (services/aiohttp_transport.py) -------------------------------------
+
+
+async def test_a_gzipped_answer_is_read(server, cvety):
+    body = json.dumps({"success": True, "data": [ORDER], "pagination": {"total": 1}}).encode()
+
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=gzip.compress(body), headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    server.route("GET", "/api/v2/orders", gzipped)
+    page = await cvety.list_orders()
+    assert [order.id for order in page.items] == [122578]
+    [seen] = server.seen
+    assert "gzip" in seen.headers["Accept-Encoding"]
+    assert seen.headers["User-Agent"].startswith("cvety-bot/")
+    assert len(seen.headers.getall("User-Agent")) == 1
+
+
+@asynccontextmanager
+async def raw_server(answer: bytes) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A TCP server that reads one request and writes `answer`, whatever it is, then hangs up."""
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    async with listener:
+        yield f"http://127.0.0.1:{port}/api/v2", received
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 ok fine\r\n\r\n", b"\x16\x03\x01 not http at all\r\n\r\n"])
+async def test_an_answer_that_is_not_http(answer, caplog):
+    async with raw_server(answer) as (url, received):
+        async with make_http_client(url, read_timeout=READ_TIMEOUT) as client:
+            api = CvetyApi(client, TOKEN)
+            with pytest.raises(ApiUnavailable) as read:
+                await api.list_shops()
+            with pytest.raises(ApiUnknownOutcome) as write:  # it arrived: the server may have acted
+                await api.change_status(1, "AP")
+    assert len(received) == 2
+    assert_secret_free(read.value, caplog)
+    assert_secret_free(write.value, caplog)
+
+
+async def test_a_connect_timeout_on_a_write_is_unavailable_not_unknown(caplog):
+    # A listener that accepts nothing: once its queue is full, the next handshake gets no answer.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            async with make_http_client(f"http://127.0.0.1:{port}/api/v2", connect_timeout=0.2) as client:
+                with pytest.raises(ApiUnavailable) as write:
+                    await CvetyApi(client, TOKEN).change_status(1, "AP")
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert type(write.value) is ApiUnavailable  # nothing was sent: safe to send again
+    assert "ConnectTimeout" in str(write.value)
     assert_secret_free(write.value, caplog)
